@@ -1,0 +1,414 @@
+//! The request decoder: bytes from the socket in, [`RequestEvent`]s out.
+//!
+//! # How it works
+//!
+//! A connection carries a sequence of requests, each a head and a body:
+//!
+//! ```text
+//! POST /ch/demo HTTP/1.1\r\n       request line
+//! Host: 127.0.0.1\r\n              header fields
+//! Content-Length: 5\r\n
+//! \r\n                             the empty line ends the head
+//! hello                            the body, framed as the head says
+//! GET /ch/demo/poll HTTP/1.1\r\n   the next request may already follow
+//! ```
+//!
+//! The decoder alternates between two states: `Head` (looking for the empty
+//! line, then parsing with `httparse` and applying every rule `httparse` leaves
+//! to its caller) and `Body` (handing out exactly the bytes the framing
+//! allows, then `End`). The caller owns the buffer: it passes the unconsumed
+//! bytes, removes the `consumed` prefix it is told about, and calls again
+//! while there is progress. The result is the same for every split of the
+//! stream — one byte at a time or ten pipelined requests at once.
+//!
+//! A head that trickles in costs linear time: `searched` remembers how far the
+//! search for the empty line got, so no byte is scanned twice.
+//!
+//! Time is an argument: the decoder records when a head began (`now`), and
+//! [`RequestDecoder::head_started`] lets the event loop set a deadline.
+//!
+//! What this module does not do: routing, responses, or anything after an
+//! upgrade — once a `101` is sent the bytes belong to the WebSocket layer.
+
+use std::time::Instant;
+
+use super::chunked::{Chunk, ChunkedDecoder};
+use super::{has_token, HttpError, Status};
+
+/// Limits on what one request may make the server hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request head (request line and fields) in bytes → `431`.
+    pub max_head: usize,
+    /// Most header fields → `431`.
+    pub max_headers: usize,
+    /// Longest request-target → `414`.
+    pub max_target: usize,
+    /// Largest body → `413`.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_head: 16 * 1024, max_headers: 64, max_target: 8 * 1024, max_body: 64 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    /// Any other method: parsed, then answered `405` by the routes.
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+/// How the body of a request is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
+    Fixed(u64),
+    Chunked,
+}
+
+/// A parsed, validated request head. Owns its data: the input buffer moves on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: Method,
+    /// The request-target as sent: path and optional query.
+    pub target: String,
+    pub version: Version,
+    /// Field names lower-cased; values as sent (trimmed by httparse).
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: BodyLength,
+    /// `Expect: 100-continue` was sent.
+    pub expects_continue: bool,
+}
+
+impl RequestHead {
+    /// The first value of the field `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
+    /// True when any `name` field lists `token` (comma-separated, any case).
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
+        self.headers.iter().any(|(n, v)| n == name && has_token(v, token))
+    }
+
+    /// RFC 9112 §9.3: HTTP/1.1 persists unless `Connection: close`;
+    /// HTTP/1.0 closes unless `Connection: keep-alive`.
+    pub fn keep_alive(&self) -> bool {
+        match self.version {
+            Version::Http11 => !self.header_has_token("connection", "close"),
+            Version::Http10 => self.header_has_token("connection", "keep-alive"),
+        }
+    }
+
+    /// The path without the query.
+    pub fn path(&self) -> &str {
+        self.target.split_once('?').map_or(&self.target, |(path, _)| path)
+    }
+
+    /// The value of `key` in the query string, if present.
+    pub fn query(&self, key: &str) -> Option<&str> {
+        let (_, query) = self.target.split_once('?')?;
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == key).then_some(v)
+        })
+    }
+}
+
+/// What the decoder found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RequestEvent<'a> {
+    Head(RequestHead),
+    /// A piece of the body, borrowed from the input.
+    Body(&'a [u8]),
+    /// The body (possibly empty) is complete; the next request may follow.
+    End,
+}
+
+/// The result of one [`RequestDecoder::decode`] call.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// Bytes of the input used up; the caller removes them.
+    pub consumed: usize,
+    /// `None` when more input is needed (and `consumed` says what was skipped).
+    pub event: Option<RequestEvent<'a>>,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Head,
+    FixedBody { remaining: u64 },
+    ChunkedBody { decoder: ChunkedDecoder, received: u64 },
+}
+
+/// Decodes a connection's stream of requests.
+#[derive(Debug, Clone)]
+pub struct RequestDecoder {
+    limits: Limits,
+    state: State,
+    /// Bytes of the current head already scanned for its end.
+    searched: usize,
+    /// Whether the scan has seen the end of the request line.
+    saw_line_end: bool,
+    /// When the first byte of the current head arrived.
+    head_started: Option<Instant>,
+}
+
+const fn error(status: Status, reason: &'static str) -> HttpError {
+    HttpError::new(status, reason)
+}
+
+impl RequestDecoder {
+    pub fn new(limits: Limits) -> Self {
+        RequestDecoder { limits, state: State::Head, searched: 0, saw_line_end: false, head_started: None }
+    }
+
+    /// When the head now being received began, if one is.
+    pub fn head_started(&self) -> Option<Instant> {
+        self.head_started
+    }
+
+    /// True between requests: no byte of a new head has arrived.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head) && self.head_started.is_none()
+    }
+
+    /// Decodes the next event from `input`, the bytes not yet consumed.
+    pub fn decode<'a>(&mut self, input: &'a [u8], now: Instant) -> Result<Decoded<'a>, HttpError> {
+        match &mut self.state {
+            State::Head => self.decode_head(input, now),
+            State::FixedBody { remaining } => {
+                if *remaining == 0 {
+                    self.state = State::Head;
+                    return Ok(Decoded { consumed: 0, event: Some(RequestEvent::End) });
+                }
+                if input.is_empty() {
+                    return Ok(Decoded { consumed: 0, event: None });
+                }
+                let take = input.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                *remaining -= take as u64;
+                Ok(Decoded { consumed: take, event: Some(RequestEvent::Body(&input[..take])) })
+            }
+            State::ChunkedBody { decoder, received } => {
+                let (consumed, chunk) = decoder.decode(input)?;
+                let event = match chunk {
+                    None => None,
+                    Some(Chunk::Data(data)) => {
+                        *received += data.len() as u64;
+                        if *received > self.limits.max_body as u64 {
+                            return Err(error(Status::CONTENT_TOO_LARGE, "request body too large"));
+                        }
+                        Some(RequestEvent::Body(data))
+                    }
+                    Some(Chunk::End) => {
+                        self.state = State::Head;
+                        Some(RequestEvent::End)
+                    }
+                };
+                Ok(Decoded { consumed, event })
+            }
+        }
+    }
+
+    fn decode_head<'a>(&mut self, input: &'a [u8], now: Instant) -> Result<Decoded<'a>, HttpError> {
+        if input.is_empty() {
+            return Ok(Decoded { consumed: 0, event: None });
+        }
+        self.head_started.get_or_insert(now);
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line
+        // received before the request-line (some clients send a CRLF after a
+        // POST body).
+        let blank = empty_line_len(input);
+        if blank > 0 {
+            return Ok(Decoded { consumed: blank, event: None });
+        }
+        let Some(head_len) = self.find_head_end(input) else {
+            if input.len() > self.limits.max_head {
+                return Err(if self.saw_line_end {
+                    error(Status::HEADER_FIELDS_TOO_LARGE, "request head too large")
+                } else {
+                    error(Status::URI_TOO_LONG, "request line too long")
+                });
+            }
+            if !self.saw_line_end && input.len() > self.limits.max_target + 32 {
+                return Err(error(Status::URI_TOO_LONG, "request-target too long"));
+            }
+            return Ok(Decoded { consumed: 0, event: None });
+        };
+        if head_len > self.limits.max_head {
+            return Err(error(Status::HEADER_FIELDS_TOO_LARGE, "request head too large"));
+        }
+        let head = parse_head(&input[..head_len], &self.limits)?;
+        self.searched = 0;
+        self.saw_line_end = false;
+        self.head_started = None;
+        self.state = match head.body {
+            BodyLength::Fixed(n) => State::FixedBody { remaining: n },
+            BodyLength::Chunked => State::ChunkedBody { decoder: ChunkedDecoder::new(), received: 0 },
+        };
+        Ok(Decoded { consumed: head_len, event: Some(RequestEvent::Head(head)) })
+    }
+
+    /// Finds the end of the head (the empty line), resuming where the last
+    /// search stopped. Returns the head's length including the empty line.
+    fn find_head_end(&mut self, input: &[u8]) -> Option<usize> {
+        let mut at = self.searched;
+        while let Some(offset) = input[at..].iter().position(|&b| b == b'\n') {
+            let lf = at + offset;
+            self.saw_line_end = true;
+            match (input.get(lf + 1), input.get(lf + 2)) {
+                (Some(b'\n'), _) => return Some(lf + 2),
+                (Some(b'\r'), Some(b'\n')) => return Some(lf + 3),
+                // The bytes that decide are not here yet: look again from this LF.
+                (None, _) | (Some(b'\r'), None) => {
+                    self.searched = lf;
+                    return None;
+                }
+                _ => at = lf + 1,
+            }
+        }
+        self.searched = input.len();
+        None
+    }
+}
+
+/// Length of a leading empty line (CRLF or LF), or 0.
+fn empty_line_len(input: &[u8]) -> usize {
+    match input {
+        [b'\n', ..] => 1,
+        [b'\r', b'\n', ..] => 2,
+        _ => 0,
+    }
+}
+
+/// Parses a complete head and applies the rules httparse leaves to us.
+fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
+    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut request = httparse::Request::new(&mut fields);
+    // httparse already refuses, for requests: obs-fold (RFC 9112 §5.2),
+    // whitespace between a field name and its colon (§5.1), and CR, LF or
+    // NUL inside a value (RFC 9110 §5.5).
+    match request.parse(bytes) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(error(Status::BAD_REQUEST, "malformed request head")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(error(Status::HEADER_FIELDS_TOO_LARGE, "too many header fields"))
+        }
+        Err(httparse::Error::Version) => {
+            return Err(error(Status::HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.0 and HTTP/1.1 are supported"))
+        }
+        Err(_) => return Err(error(Status::BAD_REQUEST, "malformed request head")),
+    }
+    let target = request.path.unwrap_or("/");
+    if target.len() > limits.max_target {
+        return Err(error(Status::URI_TOO_LONG, "request-target too long"));
+    }
+    let version = if request.version == Some(0) { Version::Http10 } else { Version::Http11 };
+    let method = match request.method.unwrap_or("") {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "POST" => Method::Post,
+        _ => Method::Other,
+    };
+    let headers: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
+        .collect();
+
+    // RFC 9112 §3.2: a server MUST respond with 400 to any HTTP/1.1 request
+    // message that lacks a Host header field and to any request message that
+    // contains more than one Host header field.
+    let hosts = headers.iter().filter(|(n, _)| n == "host").count();
+    if hosts > 1 || (version == Version::Http11 && hosts == 0) {
+        return Err(error(Status::BAD_REQUEST, "an HTTP/1.1 request needs exactly one Host"));
+    }
+    let body = body_length(&headers, version, limits)?;
+    let expects_continue = match headers.iter().find(|(n, _)| n == "expect") {
+        None => false,
+        Some((_, v)) if v.eq_ignore_ascii_case(b"100-continue") => true,
+        // RFC 9110 §10.1.1: a server that receives an Expect field value
+        // other than 100-continue MAY respond with 417.
+        Some(_) => return Err(error(Status::EXPECTATION_FAILED, "only 100-continue is understood")),
+    };
+    Ok(RequestHead { method, target: target.to_owned(), version, headers, body, expects_continue })
+}
+
+/// RFC 9112 §6.3, "Message Body Length", the request cases in the RFC's order.
+fn body_length(
+    headers: &[(String, Vec<u8>)],
+    version: Version,
+    limits: &Limits,
+) -> Result<BodyLength, HttpError> {
+    let values = |name: &'static str| headers.iter().filter(move |(n, _)| n == name).map(|(_, v)| v);
+    let has_te = values("transfer-encoding").next().is_some();
+    let has_cl = values("content-length").next().is_some();
+
+    // §6.3 item 3: "If a message is received with both a Transfer-Encoding
+    // and a Content-Length header field, the Transfer-Encoding overrides the
+    // Content-Length. Such a message might indicate an attempt to perform
+    // request smuggling ... and ought to be handled as an error." We refuse.
+    if has_te && has_cl {
+        return Err(error(Status::BAD_REQUEST, "both Transfer-Encoding and Content-Length"));
+    }
+    if has_te {
+        // §6.1: a server that receives a request with Transfer-Encoding in an
+        // HTTP/1.0 message MUST treat it as faulty framing.
+        if version == Version::Http10 {
+            return Err(error(Status::BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request"));
+        }
+        let codings: Vec<&[u8]> = values("transfer-encoding")
+            .flat_map(|v| v.split(|&b| b == b','))
+            .map(|c| c.trim_ascii())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
+        // §6.3 item 4: chunked must be the final coding. We understand no
+        // other coding, so anything else is 501 (§6.1), and chunked applied
+        // twice is malformed (§7.1: MUST NOT apply chunked more than once).
+        return match codings.as_slice() {
+            [only] if chunked(only) => Ok(BodyLength::Chunked),
+            [.., last] if chunked(last) && codings.iter().filter(|c| chunked(c)).count() > 1 => {
+                Err(error(Status::BAD_REQUEST, "chunked applied more than once"))
+            }
+            [] => Err(error(Status::BAD_REQUEST, "empty Transfer-Encoding")),
+            _ => Err(error(Status::NOT_IMPLEMENTED, "only the chunked transfer coding is supported")),
+        };
+    }
+    // §6.3 item 5: an invalid Content-Length (not plain digits, or several
+    // that differ) is an unrecoverable error.
+    let mut length: Option<u64> = None;
+    for value in values("content-length") {
+        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            return Err(error(Status::BAD_REQUEST, "Content-Length is not a decimal number"));
+        }
+        let n = std::str::from_utf8(value)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or(error(Status::BAD_REQUEST, "Content-Length overflows"))?;
+        if length.is_some_and(|previous| previous != n) {
+            return Err(error(Status::BAD_REQUEST, "differing Content-Length values"));
+        }
+        length = Some(n);
+    }
+    // §6.3 item 6 (a valid Content-Length) or item 7 (a request with neither: no body).
+    let length = length.unwrap_or(0);
+    if length > limits.max_body as u64 {
+        return Err(error(Status::CONTENT_TOO_LARGE, "request body too large"));
+    }
+    Ok(BodyLength::Fixed(length))
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

@@ -1,0 +1,207 @@
+//! Table tests for the request decoder; each case runs whole and byte by byte.
+
+use super::*;
+use std::time::Duration;
+
+/// What a stream decodes to, flattened for comparison.
+#[derive(Debug, PartialEq, Eq)]
+enum Item {
+    Head(String),
+    Body(Vec<u8>),
+    Error(u16),
+}
+
+fn decode(input: &[u8], piece: usize) -> Vec<Item> {
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let now = Instant::now();
+    let mut items = Vec::new();
+    let mut buffered = Vec::new();
+    let mut body = Vec::new();
+    for part in input.chunks(piece.max(1)) {
+        buffered.extend_from_slice(part);
+        loop {
+            match decoder.decode(&buffered, now) {
+                Err(e) => {
+                    items.push(Item::Error(e.status.0));
+                    return items;
+                }
+                Ok(Decoded { consumed, event }) => {
+                    let progressed = consumed > 0 || event.is_some();
+                    match event {
+                        Some(RequestEvent::Head(h)) => items.push(Item::Head(h.target)),
+                        Some(RequestEvent::Body(b)) => body.extend_from_slice(b),
+                        Some(RequestEvent::End) => items.push(Item::Body(std::mem::take(&mut body))),
+                        None => {}
+                    }
+                    buffered.drain(..consumed);
+                    if !progressed {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    items
+}
+
+/// Decodes whole and byte by byte, asserting both agree.
+fn items(input: &[u8]) -> Vec<Item> {
+    let whole = decode(input, input.len());
+    assert_eq!(whole, decode(input, 1), "byte-by-byte differs for {:?}", String::from_utf8_lossy(input));
+    whole
+}
+
+fn status_of(input: &str) -> u16 {
+    match items(input.as_bytes()).last() {
+        Some(Item::Error(status)) => *status,
+        other => panic!("expected an error for {input:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn get_then_pipelined_post() {
+    let got = items(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /c HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        got,
+        vec![
+            Item::Head("/a".into()),
+            Item::Body(vec![]),
+            Item::Head("/b".into()),
+            Item::Body(b"abc".to_vec()),
+            Item::Head("/c".into()),
+            Item::Body(vec![]),
+        ]
+    );
+}
+
+#[test]
+fn chunked_body_is_decoded() {
+    let got = items(b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    assert_eq!(got, vec![Item::Head("/p".into()), Item::Body(b"abc".to_vec())]);
+}
+
+#[test]
+fn leading_empty_lines_are_skipped() {
+    assert_eq!(items(b"\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")[0], Item::Head("/".into()));
+}
+
+#[test]
+fn bare_lf_line_endings_are_accepted() {
+    assert_eq!(items(b"GET /lf HTTP/1.1\nHost: x\n\n")[0], Item::Head("/lf".into()));
+}
+
+#[test]
+fn smuggling_vectors_are_refused() {
+    let cases = [
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x3\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400),
+    ];
+    for (request, status) in cases {
+        assert_eq!(status_of(request), status, "{request:?}");
+    }
+}
+
+#[test]
+fn identical_repeated_content_length_is_accepted() {
+    let got = items(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!(got[1], Item::Body(b"ok".to_vec()));
+}
+
+#[test]
+fn malformed_heads_are_refused() {
+    let cases = [
+        ("GET / HTTP/1.1\r\n\r\n", 400),                                 // no Host
+        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),           // two Hosts
+        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400), // obs-fold
+        ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),                     // space before colon
+        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),         // CR in value
+        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 400),         // NUL in value
+        ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        ("GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", 417),
+        ("GET /\r\n\r\n", 400),
+    ];
+    for (request, status) in cases {
+        assert_eq!(status_of(request), status, "{request:?}");
+    }
+}
+
+#[test]
+fn size_limits_answer_431_414_413() {
+    let many = (0..65).map(|i| format!("X-{i}: v\r\n")).collect::<String>();
+    assert_eq!(status_of(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")), 431);
+    let big = "a".repeat(17 * 1024);
+    assert_eq!(status_of(&format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n")), 431);
+    let long = "a".repeat(9 * 1024);
+    assert_eq!(status_of(&format!("GET /{long} HTTP/1.1\r\nHost: x\r\n\r\n")), 414);
+    assert_eq!(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n"), 413);
+    let chunks = format!("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n{}", "a".repeat(65537));
+    assert_eq!(status_of(&chunks), 413);
+}
+
+#[test]
+fn head_timing_uses_the_callers_clock() {
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let t0 = Instant::now();
+    assert!(decoder.is_idle());
+    decoder.decode(b"GE", t0).unwrap();
+    assert_eq!(decoder.head_started(), Some(t0));
+    // Later bytes do not move the start: a trickling client cannot extend it.
+    decoder.decode(b"GET / HT", t0 + Duration::from_secs(5)).unwrap();
+    assert_eq!(decoder.head_started(), Some(t0));
+    let done = decoder.decode(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0 + Duration::from_secs(6)).unwrap();
+    assert!(matches!(done.event, Some(RequestEvent::Head(_))));
+    assert_eq!(decoder.head_started(), None);
+}
+
+#[test]
+fn trickled_head_is_scanned_once() {
+    // With rescanning, 16 KiB fed a byte at a time would cost ~134M byte
+    // comparisons; remembering `searched` keeps each call O(new bytes).
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let head = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n", "p".repeat(16_000));
+    let now = Instant::now();
+    for end in 1..head.len() {
+        let decoded = decoder.decode(&head.as_bytes()[..end], now).unwrap();
+        assert_eq!(decoded.event, None);
+        assert!(decoder.searched + 3 >= end, "search restarted at {} of {end}", decoder.searched);
+    }
+    let decoded = decoder.decode(head.as_bytes(), now).unwrap();
+    assert!(matches!(decoded.event, Some(RequestEvent::Head(_))));
+}
+
+#[test]
+fn keep_alive_rules() {
+    let head = |text: &str| match decode(text.as_bytes(), text.len()).into_iter().next() {
+        Some(Item::Head(_)) => {
+            let mut d = RequestDecoder::new(Limits::default());
+            match d.decode(text.as_bytes(), Instant::now()).unwrap().event {
+                Some(RequestEvent::Head(h)) => h.keep_alive(),
+                _ => unreachable!(),
+            }
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(head("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(!head("GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n"));
+    assert!(!head("GET / HTTP/1.0\r\n\r\n"));
+    assert!(head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+}
+
+#[test]
+fn query_values() {
+    let mut d = RequestDecoder::new(Limits::default());
+    let Some(RequestEvent::Head(h)) = d.decode(b"GET /p?after=5&x&timeout=2 HTTP/1.1\r\nHost: x\r\n\r\n", Instant::now()).unwrap().event else {
+        panic!()
+    };
+    assert_eq!((h.path(), h.query("after"), h.query("x"), h.query("timeout"), h.query("no")), ("/p", Some("5"), Some(""), Some("2"), None));
+}
