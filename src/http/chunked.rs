@@ -40,15 +40,26 @@ pub enum Chunk<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Reading the hex digits of a chunk size.
-    Size { size: u64, digits: usize },
+    Size {
+        size: u64,
+        digits: usize,
+    },
     /// Whitespace after the size; only `;` may follow (the BWS of chunk-ext).
-    SizeSpace { size: u64 },
+    SizeSpace {
+        size: u64,
+    },
     /// Inside chunk extensions, which we skip up to the CR.
-    Extension { size: u64 },
+    Extension {
+        size: u64,
+    },
     /// Saw the CR ending the size line; the LF must come next.
-    SizeLf { size: u64 },
+    SizeLf {
+        size: u64,
+    },
     /// Inside chunk data.
-    Data { remaining: u64 },
+    Data {
+        remaining: u64,
+    },
     /// After the data: CR then LF, nothing else.
     DataCr,
     DataLf,
@@ -101,9 +112,15 @@ impl ChunkedDecoder {
                     if available.is_empty() {
                         return Ok((pos, None));
                     }
-                    let take = available.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    let take = available
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
                     let left = remaining - take as u64;
-                    self.state = if left == 0 { State::DataCr } else { State::Data { remaining: left } };
+                    self.state = if left == 0 {
+                        State::DataCr
+                    } else {
+                        State::Data { remaining: left }
+                    };
                     return Ok((pos + take, Some(Chunk::Data(&available[..take]))));
                 }
                 _ => {}
@@ -132,7 +149,10 @@ impl ChunkedDecoder {
                     .checked_mul(16)
                     .and_then(|s| s.checked_add(digit))
                     .ok_or(bad("chunk size overflows"))?;
-                State::Size { size, digits: digits + 1 }
+                State::Size {
+                    size,
+                    digits: digits + 1,
+                }
             }
             (State::Size { digits: 0, .. }, _) => return Err(bad("chunk size has no hex digit")),
             (State::Size { size, .. }, b';') => State::Extension { size },
@@ -141,9 +161,13 @@ impl ChunkedDecoder {
             (State::Size { .. }, _) => return Err(bad("invalid byte in chunk size line")),
             (State::SizeSpace { size }, b' ' | b'\t') => State::SizeSpace { size },
             (State::SizeSpace { size }, b';') => State::Extension { size },
-            (State::SizeSpace { .. }, _) => return Err(bad("whitespace after chunk size without extension")),
+            (State::SizeSpace { .. }, _) => {
+                return Err(bad("whitespace after chunk size without extension"))
+            }
             (State::Extension { size }, b'\r') => State::SizeLf { size },
-            (State::Extension { .. }, b'\n' | 0) => return Err(bad("LF or NUL in chunk extension")),
+            (State::Extension { .. }, b'\n' | 0) => {
+                return Err(bad("LF or NUL in chunk extension"))
+            }
             (State::Extension { size }, _) => State::Extension { size },
             (State::SizeLf { size }, b'\n') => {
                 self.line_len = 0;
@@ -159,11 +183,16 @@ impl ChunkedDecoder {
                 self.line_len = 0;
                 State::Size { size: 0, digits: 0 }
             }
-            (State::DataCr | State::DataLf, _) => return Err(bad("chunk data not followed by CRLF")),
+            (State::DataCr | State::DataLf, _) => {
+                return Err(bad("chunk data not followed by CRLF"))
+            }
             (State::TrailerStart | State::Trailer | State::TrailerLf | State::EndLf, _) => {
                 self.trailer_len += 1;
                 if self.trailer_len > MAX_TRAILERS {
-                    return Err(HttpError::new(Status::HEADER_FIELDS_TOO_LARGE, "trailers too large"));
+                    return Err(HttpError::new(
+                        Status::HEADER_FIELDS_TOO_LARGE,
+                        "trailers too large",
+                    ));
                 }
                 match (self.state, byte) {
                     (State::TrailerStart, b'\r') => State::EndLf,
@@ -258,12 +287,19 @@ mod tests {
         let input = b"5;a=b\r\nhello\r\n6 ; x\r\n world\r\n0\r\nTrailer: yes\r\n\r\nNEXT";
         let (body, used) = decode_all(input).unwrap();
         assert_eq!(body, b"hello world");
-        assert_eq!(&input[used..], b"NEXT", "stops exactly at the end of the body");
+        assert_eq!(
+            &input[used..],
+            b"NEXT",
+            "stops exactly at the end of the body"
+        );
     }
 
     #[test]
     fn uppercase_hex_and_leading_zeros() {
-        assert_eq!(decode_all(b"000A\r\n0123456789\r\n0\r\n\r\n").unwrap().0, b"0123456789");
+        assert_eq!(
+            decode_all(b"000A\r\n0123456789\r\n0\r\n\r\n").unwrap().0,
+            b"0123456789"
+        );
     }
 
     #[test]
@@ -285,7 +321,11 @@ mod tests {
         ];
         for case in cases {
             let result = decode_all(case);
-            assert!(result.is_err(), "accepted {:?}", String::from_utf8_lossy(case));
+            assert!(
+                result.is_err(),
+                "accepted {:?}",
+                String::from_utf8_lossy(case)
+            );
         }
     }
 

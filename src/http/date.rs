@@ -19,7 +19,10 @@ pub struct DateCache {
 
 impl Default for DateCache {
     fn default() -> Self {
-        DateCache { second: u64::MAX, text: [b' '; DATE_LEN] }
+        DateCache {
+            second: u64::MAX,
+            text: [b' '; DATE_LEN],
+        }
     }
 }
 
@@ -39,7 +42,8 @@ impl DateCache {
 pub fn format_imf_fixdate(unix_seconds: u64) -> [u8; DATE_LEN] {
     const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
     const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
     ];
     let days = unix_seconds / 86_400;
     let secs_of_day = unix_seconds % 86_400;
@@ -84,9 +88,18 @@ mod tests {
     #[test]
     fn formats_known_dates() {
         assert_eq!(&format_imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(&format_imf_fixdate(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(&format_imf_fixdate(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(&format_imf_fixdate(4_102_444_799), b"Thu, 31 Dec 2099 23:59:59 GMT");
+        assert_eq!(
+            &format_imf_fixdate(784_111_777),
+            b"Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            &format_imf_fixdate(951_782_400),
+            b"Tue, 29 Feb 2000 00:00:00 GMT"
+        );
+        assert_eq!(
+            &format_imf_fixdate(4_102_444_799),
+            b"Thu, 31 Dec 2099 23:59:59 GMT"
+        );
     }
 
     #[test]
@@ -94,7 +107,13 @@ mod tests {
         let mut cache = DateCache::default();
         let t = UNIX_EPOCH + Duration::from_millis(784_111_777_100);
         assert_eq!(cache.get(t), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(cache.get(t + Duration::from_millis(800)), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(cache.get(t + Duration::from_millis(900)), b"Sun, 06 Nov 1994 08:49:38 GMT");
+        assert_eq!(
+            cache.get(t + Duration::from_millis(800)),
+            b"Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            cache.get(t + Duration::from_millis(900)),
+            b"Sun, 06 Nov 1994 08:49:38 GMT"
+        );
     }
 }

@@ -50,7 +50,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_head: 16 * 1024, max_headers: 64, max_target: 8 * 1024, max_body: 64 * 1024 }
+        Limits {
+            max_head: 16 * 1024,
+            max_headers: 64,
+            max_target: 8 * 1024,
+            max_body: 64 * 1024,
+        }
     }
 }
 
@@ -93,12 +98,17 @@ pub struct RequestHead {
 impl RequestHead {
     /// The first value of the field `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// True when any `name` field lists `token` (comma-separated, any case).
     pub fn header_has_token(&self, name: &str, token: &str) -> bool {
-        self.headers.iter().any(|(n, v)| n == name && has_token(v, token))
+        self.headers
+            .iter()
+            .any(|(n, v)| n == name && has_token(v, token))
     }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless `Connection: close`;
@@ -112,7 +122,9 @@ impl RequestHead {
 
     /// The path without the query.
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(&self.target, |(path, _)| path)
+        self.target
+            .split_once('?')
+            .map_or(&self.target, |(path, _)| path)
     }
 
     /// The value of `key` in the query string, if present.
@@ -147,8 +159,13 @@ pub struct Decoded<'a> {
 #[derive(Debug, Clone)]
 enum State {
     Head,
-    FixedBody { remaining: u64 },
-    ChunkedBody { decoder: ChunkedDecoder, received: u64 },
+    FixedBody {
+        remaining: u64,
+    },
+    ChunkedBody {
+        decoder: ChunkedDecoder,
+        received: u64,
+    },
 }
 
 /// Decodes a connection's stream of requests.
@@ -170,7 +187,13 @@ const fn error(status: Status, reason: &'static str) -> HttpError {
 
 impl RequestDecoder {
     pub fn new(limits: Limits) -> Self {
-        RequestDecoder { limits, state: State::Head, searched: 0, saw_line_end: false, head_started: None }
+        RequestDecoder {
+            limits,
+            state: State::Head,
+            searched: 0,
+            saw_line_end: false,
+            head_started: None,
+        }
     }
 
     /// When the head now being received began, if one is.
@@ -190,14 +213,25 @@ impl RequestDecoder {
             State::FixedBody { remaining } => {
                 if *remaining == 0 {
                     self.state = State::Head;
-                    return Ok(Decoded { consumed: 0, event: Some(RequestEvent::End) });
+                    return Ok(Decoded {
+                        consumed: 0,
+                        event: Some(RequestEvent::End),
+                    });
                 }
                 if input.is_empty() {
-                    return Ok(Decoded { consumed: 0, event: None });
+                    return Ok(Decoded {
+                        consumed: 0,
+                        event: None,
+                    });
                 }
-                let take = input.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                let take = input
+                    .len()
+                    .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
                 *remaining -= take as u64;
-                Ok(Decoded { consumed: take, event: Some(RequestEvent::Body(&input[..take])) })
+                Ok(Decoded {
+                    consumed: take,
+                    event: Some(RequestEvent::Body(&input[..take])),
+                })
             }
             State::ChunkedBody { decoder, received } => {
                 let (consumed, chunk) = decoder.decode(input)?;
@@ -222,7 +256,10 @@ impl RequestDecoder {
 
     fn decode_head<'a>(&mut self, input: &'a [u8], now: Instant) -> Result<Decoded<'a>, HttpError> {
         if input.is_empty() {
-            return Ok(Decoded { consumed: 0, event: None });
+            return Ok(Decoded {
+                consumed: 0,
+                event: None,
+            });
         }
         self.head_started.get_or_insert(now);
         // RFC 9112 §2.2: a server SHOULD ignore at least one empty line
@@ -230,7 +267,10 @@ impl RequestDecoder {
         // POST body).
         let blank = empty_line_len(input);
         if blank > 0 {
-            return Ok(Decoded { consumed: blank, event: None });
+            return Ok(Decoded {
+                consumed: blank,
+                event: None,
+            });
         }
         let Some(head_len) = self.find_head_end(input) else {
             if input.len() > self.limits.max_head {
@@ -243,10 +283,16 @@ impl RequestDecoder {
             if !self.saw_line_end && input.len() > self.limits.max_target + 32 {
                 return Err(error(Status::URI_TOO_LONG, "request-target too long"));
             }
-            return Ok(Decoded { consumed: 0, event: None });
+            return Ok(Decoded {
+                consumed: 0,
+                event: None,
+            });
         };
         if head_len > self.limits.max_head {
-            return Err(error(Status::HEADER_FIELDS_TOO_LARGE, "request head too large"));
+            return Err(error(
+                Status::HEADER_FIELDS_TOO_LARGE,
+                "request head too large",
+            ));
         }
         let head = parse_head(&input[..head_len], &self.limits)?;
         self.searched = 0;
@@ -254,9 +300,15 @@ impl RequestDecoder {
         self.head_started = None;
         self.state = match head.body {
             BodyLength::Fixed(n) => State::FixedBody { remaining: n },
-            BodyLength::Chunked => State::ChunkedBody { decoder: ChunkedDecoder::new(), received: 0 },
+            BodyLength::Chunked => State::ChunkedBody {
+                decoder: ChunkedDecoder::new(),
+                received: 0,
+            },
         };
-        Ok(Decoded { consumed: head_len, event: Some(RequestEvent::Head(head)) })
+        Ok(Decoded {
+            consumed: head_len,
+            event: Some(RequestEvent::Head(head)),
+        })
     }
 
     /// Finds the end of the head (the empty line), resuming where the last
@@ -300,12 +352,20 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
     // NUL inside a value (RFC 9110 §5.5).
     match request.parse(bytes) {
         Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(error(Status::BAD_REQUEST, "malformed request head")),
+        Ok(httparse::Status::Partial) => {
+            return Err(error(Status::BAD_REQUEST, "malformed request head"))
+        }
         Err(httparse::Error::TooManyHeaders) => {
-            return Err(error(Status::HEADER_FIELDS_TOO_LARGE, "too many header fields"))
+            return Err(error(
+                Status::HEADER_FIELDS_TOO_LARGE,
+                "too many header fields",
+            ))
         }
         Err(httparse::Error::Version) => {
-            return Err(error(Status::HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.0 and HTTP/1.1 are supported"))
+            return Err(error(
+                Status::HTTP_VERSION_NOT_SUPPORTED,
+                "only HTTP/1.0 and HTTP/1.1 are supported",
+            ))
         }
         Err(_) => return Err(error(Status::BAD_REQUEST, "malformed request head")),
     }
@@ -313,7 +373,11 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
     if target.len() > limits.max_target {
         return Err(error(Status::URI_TOO_LONG, "request-target too long"));
     }
-    let version = if request.version == Some(0) { Version::Http10 } else { Version::Http11 };
+    let version = if request.version == Some(0) {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
     let method = match request.method.unwrap_or("") {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
@@ -331,7 +395,10 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
     // contains more than one Host header field.
     let hosts = headers.iter().filter(|(n, _)| n == "host").count();
     if hosts > 1 || (version == Version::Http11 && hosts == 0) {
-        return Err(error(Status::BAD_REQUEST, "an HTTP/1.1 request needs exactly one Host"));
+        return Err(error(
+            Status::BAD_REQUEST,
+            "an HTTP/1.1 request needs exactly one Host",
+        ));
     }
     let body = body_length(&headers, version, limits)?;
     let expects_continue = match headers.iter().find(|(n, _)| n == "expect") {
@@ -339,9 +406,21 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
         Some((_, v)) if v.eq_ignore_ascii_case(b"100-continue") => true,
         // RFC 9110 §10.1.1: a server that receives an Expect field value
         // other than 100-continue MAY respond with 417.
-        Some(_) => return Err(error(Status::EXPECTATION_FAILED, "only 100-continue is understood")),
+        Some(_) => {
+            return Err(error(
+                Status::EXPECTATION_FAILED,
+                "only 100-continue is understood",
+            ))
+        }
     };
-    Ok(RequestHead { method, target: target.to_owned(), version, headers, body, expects_continue })
+    Ok(RequestHead {
+        method,
+        target: target.to_owned(),
+        version,
+        headers,
+        body,
+        expects_continue,
+    })
 }
 
 /// RFC 9112 §6.3, "Message Body Length", the request cases in the RFC's order.
@@ -350,7 +429,12 @@ fn body_length(
     version: Version,
     limits: &Limits,
 ) -> Result<BodyLength, HttpError> {
-    let values = |name: &'static str| headers.iter().filter(move |(n, _)| n == name).map(|(_, v)| v);
+    let values = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v)
+    };
     let has_te = values("transfer-encoding").next().is_some();
     let has_cl = values("content-length").next().is_some();
 
@@ -359,13 +443,19 @@ fn body_length(
     // Content-Length. Such a message might indicate an attempt to perform
     // request smuggling ... and ought to be handled as an error." We refuse.
     if has_te && has_cl {
-        return Err(error(Status::BAD_REQUEST, "both Transfer-Encoding and Content-Length"));
+        return Err(error(
+            Status::BAD_REQUEST,
+            "both Transfer-Encoding and Content-Length",
+        ));
     }
     if has_te {
         // §6.1: a server that receives a request with Transfer-Encoding in an
         // HTTP/1.0 message MUST treat it as faulty framing.
         if version == Version::Http10 {
-            return Err(error(Status::BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 request"));
+            return Err(error(
+                Status::BAD_REQUEST,
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ));
         }
         let codings: Vec<&[u8]> = values("transfer-encoding")
             .flat_map(|v| v.split(|&b| b == b','))
@@ -382,7 +472,10 @@ fn body_length(
                 Err(error(Status::BAD_REQUEST, "chunked applied more than once"))
             }
             [] => Err(error(Status::BAD_REQUEST, "empty Transfer-Encoding")),
-            _ => Err(error(Status::NOT_IMPLEMENTED, "only the chunked transfer coding is supported")),
+            _ => Err(error(
+                Status::NOT_IMPLEMENTED,
+                "only the chunked transfer coding is supported",
+            )),
         };
     }
     // §6.3 item 5: an invalid Content-Length (not plain digits, or several
@@ -390,14 +483,20 @@ fn body_length(
     let mut length: Option<u64> = None;
     for value in values("content-length") {
         if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-            return Err(error(Status::BAD_REQUEST, "Content-Length is not a decimal number"));
+            return Err(error(
+                Status::BAD_REQUEST,
+                "Content-Length is not a decimal number",
+            ));
         }
         let n = std::str::from_utf8(value)
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or(error(Status::BAD_REQUEST, "Content-Length overflows"))?;
         if length.is_some_and(|previous| previous != n) {
-            return Err(error(Status::BAD_REQUEST, "differing Content-Length values"));
+            return Err(error(
+                Status::BAD_REQUEST,
+                "differing Content-Length values",
+            ));
         }
         length = Some(n);
     }

@@ -30,7 +30,9 @@ fn decode(input: &[u8], piece: usize) -> Vec<Item> {
                     match event {
                         Some(RequestEvent::Head(h)) => items.push(Item::Head(h.target)),
                         Some(RequestEvent::Body(b)) => body.extend_from_slice(b),
-                        Some(RequestEvent::End) => items.push(Item::Body(std::mem::take(&mut body))),
+                        Some(RequestEvent::End) => {
+                            items.push(Item::Body(std::mem::take(&mut body)))
+                        }
                         None => {}
                     }
                     buffered.drain(..consumed);
@@ -47,7 +49,12 @@ fn decode(input: &[u8], piece: usize) -> Vec<Item> {
 /// Decodes whole and byte by byte, asserting both agree.
 fn items(input: &[u8]) -> Vec<Item> {
     let whole = decode(input, input.len());
-    assert_eq!(whole, decode(input, 1), "byte-by-byte differs for {:?}", String::from_utf8_lossy(input));
+    assert_eq!(
+        whole,
+        decode(input, 1),
+        "byte-by-byte differs for {:?}",
+        String::from_utf8_lossy(input)
+    );
     whole
 }
 
@@ -76,18 +83,29 @@ fn get_then_pipelined_post() {
 
 #[test]
 fn chunked_body_is_decoded() {
-    let got = items(b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
-    assert_eq!(got, vec![Item::Head("/p".into()), Item::Body(b"abc".to_vec())]);
+    let got = items(
+        b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    );
+    assert_eq!(
+        got,
+        vec![Item::Head("/p".into()), Item::Body(b"abc".to_vec())]
+    );
 }
 
 #[test]
 fn leading_empty_lines_are_skipped() {
-    assert_eq!(items(b"\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")[0], Item::Head("/".into()));
+    assert_eq!(
+        items(b"\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")[0],
+        Item::Head("/".into())
+    );
 }
 
 #[test]
 fn bare_lf_line_endings_are_accepted() {
-    assert_eq!(items(b"GET /lf HTTP/1.1\nHost: x\n\n")[0], Item::Head("/lf".into()));
+    assert_eq!(
+        items(b"GET /lf HTTP/1.1\nHost: x\n\n")[0],
+        Item::Head("/lf".into())
+    );
 }
 
 #[test]
@@ -113,19 +131,23 @@ fn smuggling_vectors_are_refused() {
 
 #[test]
 fn identical_repeated_content_length_is_accepted() {
-    let got = items(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
+    let got =
+        items(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
     assert_eq!(got[1], Item::Body(b"ok".to_vec()));
 }
 
 #[test]
 fn malformed_heads_are_refused() {
     let cases = [
-        ("GET / HTTP/1.1\r\n\r\n", 400),                                 // no Host
-        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),           // two Hosts
-        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n", 400), // obs-fold
-        ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),                     // space before colon
-        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400),         // CR in value
-        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 400),         // NUL in value
+        ("GET / HTTP/1.1\r\n\r\n", 400),                       // no Host
+        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400), // two Hosts
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",
+            400,
+        ), // obs-fold
+        ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),           // space before colon
+        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400), // CR in value
+        ("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 400), // NUL in value
         ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         ("GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", 417),
         ("GET /\r\n\r\n", 400),
@@ -138,13 +160,30 @@ fn malformed_heads_are_refused() {
 #[test]
 fn size_limits_answer_431_414_413() {
     let many = (0..65).map(|i| format!("X-{i}: v\r\n")).collect::<String>();
-    assert_eq!(status_of(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")), 431);
+    assert_eq!(
+        status_of(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")),
+        431
+    );
     let big = "a".repeat(17 * 1024);
-    assert_eq!(status_of(&format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n")), 431);
+    assert_eq!(
+        status_of(&format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n"
+        )),
+        431
+    );
     let long = "a".repeat(9 * 1024);
-    assert_eq!(status_of(&format!("GET /{long} HTTP/1.1\r\nHost: x\r\n\r\n")), 414);
-    assert_eq!(status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n"), 413);
-    let chunks = format!("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n{}", "a".repeat(65537));
+    assert_eq!(
+        status_of(&format!("GET /{long} HTTP/1.1\r\nHost: x\r\n\r\n")),
+        414
+    );
+    assert_eq!(
+        status_of("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n"),
+        413
+    );
+    let chunks = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n{}",
+        "a".repeat(65537)
+    );
     assert_eq!(status_of(&chunks), 413);
 }
 
@@ -156,9 +195,16 @@ fn head_timing_uses_the_callers_clock() {
     decoder.decode(b"GE", t0).unwrap();
     assert_eq!(decoder.head_started(), Some(t0));
     // Later bytes do not move the start: a trickling client cannot extend it.
-    decoder.decode(b"GET / HT", t0 + Duration::from_secs(5)).unwrap();
+    decoder
+        .decode(b"GET / HT", t0 + Duration::from_secs(5))
+        .unwrap();
     assert_eq!(decoder.head_started(), Some(t0));
-    let done = decoder.decode(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0 + Duration::from_secs(6)).unwrap();
+    let done = decoder
+        .decode(
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            t0 + Duration::from_secs(6),
+        )
+        .unwrap();
     assert!(matches!(done.event, Some(RequestEvent::Head(_))));
     assert_eq!(decoder.head_started(), None);
 }
@@ -168,12 +214,19 @@ fn trickled_head_is_scanned_once() {
     // With rescanning, 16 KiB fed a byte at a time would cost ~134M byte
     // comparisons; remembering `searched` keeps each call O(new bytes).
     let mut decoder = RequestDecoder::new(Limits::default());
-    let head = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n", "p".repeat(16_000));
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(16_000)
+    );
     let now = Instant::now();
     for end in 1..head.len() {
         let decoded = decoder.decode(&head.as_bytes()[..end], now).unwrap();
         assert_eq!(decoded.event, None);
-        assert!(decoder.searched + 3 >= end, "search restarted at {} of {end}", decoder.searched);
+        assert!(
+            decoder.searched + 3 >= end,
+            "search restarted at {} of {end}",
+            decoder.searched
+        );
     }
     let decoded = decoder.decode(head.as_bytes(), now).unwrap();
     assert!(matches!(decoded.event, Some(RequestEvent::Head(_))));
@@ -192,7 +245,9 @@ fn keep_alive_rules() {
         other => panic!("{other:?}"),
     };
     assert!(head("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    assert!(!head("GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n"));
+    assert!(!head(
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n"
+    ));
     assert!(!head("GET / HTTP/1.0\r\n\r\n"));
     assert!(head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
 }
@@ -200,8 +255,24 @@ fn keep_alive_rules() {
 #[test]
 fn query_values() {
     let mut d = RequestDecoder::new(Limits::default());
-    let Some(RequestEvent::Head(h)) = d.decode(b"GET /p?after=5&x&timeout=2 HTTP/1.1\r\nHost: x\r\n\r\n", Instant::now()).unwrap().event else {
+    let Some(RequestEvent::Head(h)) = d
+        .decode(
+            b"GET /p?after=5&x&timeout=2 HTTP/1.1\r\nHost: x\r\n\r\n",
+            Instant::now(),
+        )
+        .unwrap()
+        .event
+    else {
         panic!()
     };
-    assert_eq!((h.path(), h.query("after"), h.query("x"), h.query("timeout"), h.query("no")), ("/p", Some("5"), Some(""), Some("2"), None));
+    assert_eq!(
+        (
+            h.path(),
+            h.query("after"),
+            h.query("x"),
+            h.query("timeout"),
+            h.query("no")
+        ),
+        ("/p", Some("5"), Some(""), Some("2"), None)
+    );
 }

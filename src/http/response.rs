@@ -139,8 +139,16 @@ impl Response {
         }
     }
 
-    pub fn with_body(status: Status, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, headers: vec![("Content-Type", content_type.into())], body: body.into() }
+    pub fn with_body(
+        status: Status,
+        content_type: &'static str,
+        body: impl Into<Vec<u8>>,
+    ) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type", content_type.into())],
+            body: body.into(),
+        }
     }
 
     /// Adds a header.

@@ -1,0 +1,515 @@
+//! One connection's protocol state: what it is doing and what comes next.
+//!
+//! # How it works
+//!
+//! Every connection starts as HTTP: requests are decoded and answered in
+//! order. A request may turn the connection into something longer-lived:
+//!
+//! ```text
+//!            ┌──────────── publish or timeout: answer ─────────┐
+//!            ▼                                                 │
+//!   ┌──────► Http ── /longpoll with nothing new ──► LongPoll ───┘
+//!   │          │
+//!   │          ├── /sse ──────► EventStream  (until the client or a limit ends it)
+//!   │          └── /ws, /echo ► WebSocket    (issue 5)
+//!   │
+//!   └ after an error response: Closing (no more input is decoded)
+//! ```
+//!
+//! A session never touches the socket: it is handed the bytes read
+//! (`on_input`, returning how many it used), deliveries (`on_deliver`) and
+//! due deadlines (`on_timer`), and writes into the connection's
+//! [`OutputQueue`]. `deadline()` tells the loop when to call back; `close()`
+//! tells it whether to close after flushing.
+//!
+//! Requests pipelined behind a parked long poll are not decoded until it is
+//! answered: `on_input` uses none of them, and the loop keeps them buffered.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::routes::{self, Action};
+use super::{Context, Delivery};
+use crate::http::chunked::{self, LAST_CHUNK};
+use crate::http::response::{write_head, Framing, HeadFields};
+use crate::http::{
+    Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Response, Status,
+    Version,
+};
+use crate::hub::Subscriber;
+use crate::output::OutputQueue;
+use crate::sse;
+use crate::stats::{ConnKind, Stats};
+
+/// Whether and how the connection should end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    Open,
+    /// Flush what is queued, then close (gracefully: shut down the write
+    /// side first so the client reads the response, not a reset).
+    AfterFlush,
+    /// Close at once: the peer is gone or cannot keep up.
+    Now,
+}
+
+/// A request parked until its channel has news.
+#[derive(Debug)]
+struct LongPoll {
+    channel: String,
+    after: u64,
+    deadline: Instant,
+    head_only: bool,
+    keep_alive: bool,
+}
+
+/// A live event stream.
+#[derive(Debug)]
+struct EventStream {
+    channel: String,
+    /// HTTP/1.1 frames events as chunks; HTTP/1.0 streams until close.
+    chunked: bool,
+    /// Last id written: deliveries at or below it are duplicates.
+    last_id: u64,
+    next_heartbeat: Instant,
+    ends_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+enum Mode {
+    Http,
+    LongPoll(LongPoll),
+    EventStream(EventStream),
+    /// An error response is queued; input is ignored until the close.
+    Closing,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    token: usize,
+    decoder: RequestDecoder,
+    /// The request being received: its head and the body so far.
+    request: Option<(RequestHead, Vec<u8>)>,
+    mode: Mode,
+    close: Close,
+    /// When input last arrived (the keep-alive idle timeout runs from here).
+    last_input: Instant,
+}
+
+impl Session {
+    pub fn new(token: usize, cx: &Context) -> Session {
+        cx.stats().switch(None, Some(ConnKind::Http));
+        Session {
+            token,
+            decoder: RequestDecoder::new(cx.config().limits),
+            request: None,
+            mode: Mode::Http,
+            close: Close::Open,
+            last_input: cx.now,
+        }
+    }
+
+    pub fn close(&self) -> Close {
+        self.close
+    }
+
+    fn kind(&self) -> ConnKind {
+        match self.mode {
+            Mode::Http | Mode::Closing => ConnKind::Http,
+            Mode::LongPoll(_) => ConnKind::LongPoll,
+            Mode::EventStream(_) => ConnKind::Sse,
+        }
+    }
+
+    fn set_mode(&mut self, mode: Mode, cx: &Context) {
+        let before = self.kind();
+        self.mode = mode;
+        if before != self.kind() {
+            cx.stats().switch(Some(before), Some(self.kind()));
+        }
+    }
+
+    fn subscriber(&self, cx: &Context, once: bool) -> Subscriber {
+        Subscriber {
+            worker: cx.worker,
+            token: self.token,
+            once,
+        }
+    }
+
+    /// Bytes arrived; returns how many were used. Unused bytes stay buffered
+    /// by the loop and are offered again after the next event.
+    pub fn on_input(&mut self, input: &[u8], out: &mut OutputQueue, cx: &mut Context) -> usize {
+        self.last_input = cx.now;
+        let mut used = 0;
+        while self.close == Close::Open {
+            match self.mode {
+                Mode::Http => {}
+                // A parked long poll answers before the next request is read.
+                Mode::LongPoll(_) => return used,
+                // Nothing a client sends on an event stream means anything.
+                Mode::EventStream(_) | Mode::Closing => return input.len(),
+            }
+            // Backpressure: a client pipelining requests without reading the
+            // answers gets no more answers until it reads.
+            if out.pending() > cx.config().max_pending {
+                return used;
+            }
+            match self.decoder.decode(&input[used..], cx.now) {
+                Err(error) => {
+                    self.fail(error, out, cx);
+                    return input.len();
+                }
+                Ok(Decoded { consumed, event }) => {
+                    used += consumed;
+                    match event {
+                        None if consumed == 0 => return used,
+                        None => {}
+                        Some(RequestEvent::Head(head)) => self.on_head(head, out, cx),
+                        Some(RequestEvent::Body(data)) => {
+                            if let Some((_, body)) = &mut self.request {
+                                body.extend_from_slice(data);
+                            }
+                        }
+                        Some(RequestEvent::End) => {
+                            if let Some((head, body)) = self.request.take() {
+                                self.dispatch(head, body, out, cx);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        input.len()
+    }
+
+    fn on_head(&mut self, head: RequestHead, out: &mut OutputQueue, _cx: &mut Context) {
+        // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits
+        // for this before sending the body. Oversized bodies never get here:
+        // the decoder already answered 413.
+        if head.expects_continue && head.body != crate::http::request::BodyLength::Fixed(0) {
+            out.extend(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        self.request = Some((head, Vec::new()));
+    }
+
+    /// A whole request has arrived: answer it, or change mode.
+    fn dispatch(
+        &mut self,
+        head: RequestHead,
+        body: Vec<u8>,
+        out: &mut OutputQueue,
+        cx: &mut Context,
+    ) {
+        routes::count_request(cx);
+        let head_only = head.method == Method::Head;
+        let keep_alive = head.keep_alive();
+        match routes::route(&head, &body, cx) {
+            Action::Respond(response) => self.respond(&response, head_only, keep_alive, out, cx),
+            Action::LongPoll {
+                channel,
+                after,
+                timeout,
+            } => {
+                let mut hub = cx.shared.hub();
+                let replay = hub.replay(&channel, Some(after));
+                if replay.messages.is_empty() {
+                    // Checked and subscribed under one lock: no publish can
+                    // fall between the two.
+                    hub.subscribe(&channel, self.subscriber(cx, true));
+                    drop(hub);
+                    let parked = LongPoll {
+                        channel,
+                        after,
+                        deadline: cx.now + timeout,
+                        head_only,
+                        keep_alive,
+                    };
+                    self.set_mode(Mode::LongPoll(parked), cx);
+                } else {
+                    drop(hub);
+                    self.respond(
+                        &routes::messages_response(&replay),
+                        head_only,
+                        keep_alive,
+                        out,
+                        cx,
+                    );
+                }
+            }
+            Action::EventStream { channel, after } => {
+                self.start_event_stream(channel, after, &head, out, cx)
+            }
+        }
+    }
+
+    fn respond(
+        &mut self,
+        response: &Response,
+        head_only: bool,
+        keep_alive: bool,
+        out: &mut OutputQueue,
+        cx: &mut Context,
+    ) {
+        let date = cx.date();
+        out.with_owned(|buf| response.write(buf, &date, head_only, !keep_alive));
+        if !keep_alive {
+            self.close = Close::AfterFlush;
+        }
+    }
+
+    /// Answers a request that cannot be processed and closes the connection.
+    fn fail(&mut self, error: HttpError, out: &mut OutputQueue, cx: &mut Context) {
+        self.request = None;
+        self.respond(
+            &Response::text(error.status, error.reason),
+            false,
+            false,
+            out,
+            cx,
+        );
+        self.set_mode(Mode::Closing, cx);
+    }
+
+    fn start_event_stream(
+        &mut self,
+        channel: String,
+        after: Option<u64>,
+        head: &RequestHead,
+        out: &mut OutputQueue,
+        cx: &mut Context,
+    ) {
+        let chunked = head.version == Version::Http11;
+        let config = cx.config();
+        let (heartbeat, retry, max_duration) = (
+            config.sse_heartbeat,
+            config.sse_retry,
+            config.sse_max_duration,
+        );
+        let headers = [
+            ("Content-Type", "text/event-stream".to_owned()),
+            ("Cache-Control", "no-store".to_owned()),
+            // Tells nginx-style proxies not to buffer the stream.
+            ("X-Accel-Buffering", "no".to_owned()),
+        ];
+        let date = cx.date();
+        let framing = if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        };
+        let fields = HeadFields {
+            date: &date,
+            framing,
+            close: !chunked,
+            headers: &headers,
+        };
+
+        let mut hub = cx.shared.hub();
+        let replay = hub.replay(&channel, after);
+        hub.subscribe(&channel, self.subscriber(cx, false));
+        drop(hub);
+
+        let mut events = Vec::new();
+        sse::encode_retry(&mut events, retry.as_millis());
+        if replay.gap {
+            sse::encode_event(&mut events, None, Some("gap"), "");
+        }
+        for message in &replay.messages {
+            sse::encode_event(&mut events, Some(message.id), None, &message.data);
+        }
+        Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
+        out.with_owned(|buf| {
+            write_head(buf, Status::OK, &fields);
+            if chunked {
+                chunked::encode_chunk(&events, buf);
+            } else {
+                buf.extend_from_slice(&events);
+            }
+        });
+        let stream = EventStream {
+            channel,
+            chunked,
+            last_id: replay.messages.last().map_or(replay.last_id, |m| m.id),
+            next_heartbeat: cx.now + heartbeat,
+            ends_at: max_duration.map(|d| cx.now + d),
+        };
+        self.set_mode(Mode::EventStream(stream), cx);
+    }
+
+    /// A message was published to a channel this session subscribed to.
+    pub fn on_deliver(
+        &mut self,
+        delivery: &Arc<Delivery>,
+        out: &mut OutputQueue,
+        cx: &mut Context,
+    ) {
+        match &mut self.mode {
+            Mode::LongPoll(parked) => {
+                let replay = cx.shared.hub().replay(&parked.channel, Some(parked.after));
+                let (head_only, keep_alive) = (parked.head_only, parked.keep_alive);
+                self.set_mode(Mode::Http, cx);
+                Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
+                self.respond(
+                    &routes::messages_response(&replay),
+                    head_only,
+                    keep_alive,
+                    out,
+                    cx,
+                );
+            }
+            Mode::EventStream(stream) => {
+                let id = delivery.message.id;
+                if id <= stream.last_id {
+                    return;
+                }
+                if id == stream.last_id + 1 {
+                    out.push_shared(if stream.chunked {
+                        delivery.sse_chunk()
+                    } else {
+                        delivery.sse_event()
+                    });
+                    Stats::add(&cx.stats().messages_delivered, 1);
+                } else {
+                    // Deliveries from different event loops can arrive out of
+                    // order; fill the hole from the log so ids stay in order.
+                    let replay = cx
+                        .shared
+                        .hub()
+                        .replay(&stream.channel, Some(stream.last_id));
+                    let mut events = Vec::new();
+                    for message in replay.messages.iter().take_while(|m| m.id <= id) {
+                        sse::encode_event(&mut events, Some(message.id), None, &message.data);
+                        Stats::add(&cx.stats().messages_delivered, 1);
+                    }
+                    write_stream_bytes(out, stream.chunked, &events);
+                }
+                stream.last_id = id;
+                stream.next_heartbeat = cx.now + cx.config().sse_heartbeat;
+                if out.pending() > cx.config().max_pending {
+                    // Too slow: closing it protects everyone else, and the
+                    // client loses nothing — Last-Event-ID resumes it.
+                    self.close = Close::Now;
+                }
+            }
+            Mode::Http | Mode::Closing => {}
+        }
+    }
+
+    /// When `on_timer` should next be called.
+    pub fn deadline(&self, cx: &Context) -> Option<Instant> {
+        let config = cx.config();
+        match &self.mode {
+            Mode::Http => Some(match self.decoder.head_started() {
+                Some(started) => started + config.head_timeout,
+                None => self.last_input + config.idle_timeout,
+            }),
+            Mode::LongPoll(parked) => Some(parked.deadline),
+            Mode::EventStream(stream) => Some(
+                stream
+                    .ends_at
+                    .map_or(stream.next_heartbeat, |end| end.min(stream.next_heartbeat)),
+            ),
+            Mode::Closing => None,
+        }
+    }
+
+    /// A deadline may have passed.
+    pub fn on_timer(&mut self, out: &mut OutputQueue, cx: &mut Context) {
+        let now = cx.now;
+        match &mut self.mode {
+            Mode::Http => {
+                if self
+                    .decoder
+                    .head_started()
+                    .is_some_and(|t| now >= t + cx.config().head_timeout)
+                {
+                    self.fail(
+                        HttpError::new(
+                            Status::REQUEST_TIMEOUT,
+                            "request head not received in time",
+                        ),
+                        out,
+                        cx,
+                    );
+                } else if self.request.is_none()
+                    && now >= self.last_input + cx.config().idle_timeout
+                {
+                    self.close = if out.is_empty() {
+                        Close::Now
+                    } else {
+                        Close::AfterFlush
+                    };
+                }
+            }
+            Mode::LongPoll(parked) if now >= parked.deadline => {
+                let channel = std::mem::take(&mut parked.channel);
+                let (head_only, keep_alive) = (parked.head_only, parked.keep_alive);
+                let replay = {
+                    let mut hub = cx.shared.hub();
+                    hub.unsubscribe(&channel, cx.worker, self.token);
+                    hub.replay(&channel, None)
+                };
+                self.set_mode(Mode::Http, cx);
+                self.respond(
+                    &routes::messages_response(&replay),
+                    head_only,
+                    keep_alive,
+                    out,
+                    cx,
+                );
+            }
+            Mode::EventStream(stream) => {
+                if stream.ends_at.is_some_and(|end| now >= end) {
+                    // Like a proxy's cut-off: the client reconnects with
+                    // Last-Event-ID and loses nothing.
+                    if stream.chunked {
+                        out.push_static(LAST_CHUNK);
+                    }
+                    self.close = Close::AfterFlush;
+                } else if now >= stream.next_heartbeat {
+                    write_stream_bytes(out, stream.chunked, sse::HEARTBEAT);
+                    stream.next_heartbeat = now + cx.config().sse_heartbeat;
+                }
+            }
+            Mode::LongPoll(_) | Mode::Closing => {}
+        }
+    }
+
+    /// The peer closed its side (EOF). A request already read is still
+    /// answered; anything long-lived ends now.
+    pub fn on_peer_closed(&mut self) {
+        self.close = match self.mode {
+            Mode::Http | Mode::Closing if self.close != Close::Now => Close::AfterFlush,
+            _ => Close::Now,
+        };
+    }
+
+    /// The connection is going away: leave every table.
+    pub fn on_closed(&mut self, cx: &Context) {
+        let channel = match &self.mode {
+            Mode::LongPoll(parked) => Some(&parked.channel),
+            Mode::EventStream(stream) => Some(&stream.channel),
+            Mode::Http | Mode::Closing => None,
+        };
+        if let Some(channel) = channel {
+            cx.shared.hub().unsubscribe(channel, cx.worker, self.token);
+        }
+        cx.stats().switch(Some(self.kind()), None);
+    }
+
+    /// True while the session would use more input now; the loop stops
+    /// reading (and buffering) when it would not.
+    pub fn wants_input(&self) -> bool {
+        matches!(self.mode, Mode::Http) && self.close == Close::Open
+    }
+}
+
+fn write_stream_bytes(out: &mut OutputQueue, chunked: bool, bytes: &[u8]) {
+    out.with_owned(|buf| {
+        if chunked {
+            chunked::encode_chunk(bytes, buf);
+        } else {
+            buf.extend_from_slice(bytes);
+        }
+    });
+}

@@ -1,0 +1,183 @@
+//! Every setting of the server, documented field by field with its default,
+//! and the command line that sets them (`rtweb --help`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::http::Limits;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen. Default `127.0.0.1:8080`; tests use port 0.
+    pub addr: SocketAddr,
+    /// Event loops (threads), each owning its connections. Default 1: the
+    /// simple path a reader follows first.
+    pub threads: usize,
+    /// Messages each channel retains for resuming clients. Default 1000.
+    pub retain: usize,
+    /// Largest published message in bytes (`413` above). Default 64 KiB.
+    pub max_message: usize,
+    /// Limits on request heads and bodies (the body limit follows `max_message`).
+    pub limits: Limits,
+    /// A request head must be complete this long after its first byte
+    /// (`408` after). Default 10 s: slow clients must not hold a slot forever.
+    pub head_timeout: Duration,
+    /// A keep-alive connection with no request in progress is closed after
+    /// this long. Default 60 s.
+    pub idle_timeout: Duration,
+    /// Bytes a connection may have queued and unsent before it is closed as
+    /// too slow (streams) or stops being read (requests). Default 1 MiB.
+    pub max_pending: usize,
+    /// The `retry:` sent at the start of an event stream, in ms. Default 2000.
+    pub sse_retry: Duration,
+    /// A comment line on a quiet event stream this often. Default 15 s.
+    pub sse_heartbeat: Duration,
+    /// End event streams after this long, as proxies do. Default off.
+    pub sse_max_duration: Option<Duration>,
+    /// Ping an idle WebSocket this often; close it if no pong follows. Default 30 s.
+    pub ws_ping: Duration,
+    /// Largest WebSocket message (close `1009` above). Default 16 MiB.
+    pub max_ws_message: usize,
+    /// Publish the server's clock to channel `clock` this often. Default off
+    /// (the binary turns it on at 1 s).
+    pub ticker: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            threads: 1,
+            retain: 1000,
+            max_message: 64 * 1024,
+            limits: Limits::default(),
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_pending: 1024 * 1024,
+            sse_retry: Duration::from_millis(2000),
+            sse_heartbeat: Duration::from_secs(15),
+            sse_max_duration: None,
+            ws_ping: Duration::from_secs(30),
+            max_ws_message: 16 * 1024 * 1024,
+            ticker: None,
+        }
+    }
+}
+
+pub const USAGE: &str = "\
+rtweb — a real-time web server: short polling, long polling, SSE and WebSocket
+
+USAGE: rtweb [OPTIONS]
+
+OPTIONS:
+  --addr ADDR              listen address            [default: 127.0.0.1:8080]
+  --threads N              event loops               [default: 1]
+  --retain N               messages kept per channel [default: 1000]
+  --max-message BYTES      largest published message [default: 65536]
+  --head-timeout SECONDS   time to send a request head [default: 10]
+  --idle-timeout SECONDS   keep-alive idle timeout   [default: 60]
+  --max-pending BYTES      unsent bytes before a slow client is closed [default: 1048576]
+  --sse-retry MS           retry: sent to EventSource [default: 2000]
+  --sse-heartbeat SECONDS  comment line on quiet streams [default: 15]
+  --sse-max-duration SECONDS  end streams after this long [default: off]
+  --ws-ping SECONDS        ping idle WebSockets      [default: 30]
+  --max-ws-message BYTES   largest WebSocket message [default: 16777216]
+  --ticker SECONDS         publish the clock to channel `clock`, 0 = off [default: 1]
+  -h, --help               print this help
+";
+
+/// What the command line asked for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Config),
+    Help,
+}
+
+/// Parses the arguments after the program name. The binary's defaults
+/// differ from [`Config::default`] in one place: the ticker is on.
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut config = Config {
+        ticker: Some(Duration::from_secs(1)),
+        ..Config::default()
+    };
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            return Ok(Command::Help);
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: `{value}` is not a whole number"))
+        };
+        let seconds = || number().map(Duration::from_secs);
+        match flag.as_str() {
+            "--addr" => {
+                config.addr = value
+                    .parse()
+                    .map_err(|_| format!("--addr: `{value}` is not ip:port"))?
+            }
+            "--threads" => config.threads = (number()? as usize).max(1),
+            "--retain" => config.retain = (number()? as usize).max(1),
+            "--max-message" => config.max_message = number()? as usize,
+            "--head-timeout" => config.head_timeout = seconds()?,
+            "--idle-timeout" => config.idle_timeout = seconds()?,
+            "--max-pending" => config.max_pending = number()? as usize,
+            "--sse-retry" => config.sse_retry = Duration::from_millis(number()?),
+            "--sse-heartbeat" => config.sse_heartbeat = seconds()?,
+            "--sse-max-duration" => {
+                config.sse_max_duration = Some(seconds()?).filter(|d| !d.is_zero())
+            }
+            "--ws-ping" => config.ws_ping = seconds()?,
+            "--max-ws-message" => config.max_ws_message = number()? as usize,
+            "--ticker" => config.ticker = Some(seconds()?).filter(|d| !d.is_zero()),
+            _ => return Err(format!("unknown option {flag} (see --help)")),
+        }
+    }
+    config.limits.max_body = config.max_message;
+    Ok(Command::Run(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_set_fields() {
+        let Ok(Command::Run(c)) = parse(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--retain",
+            "5",
+            "--ticker",
+            "0",
+            "--max-message",
+            "10",
+        ]) else {
+            panic!()
+        };
+        assert_eq!(c.addr.port(), 0);
+        assert_eq!(c.retain, 5);
+        assert_eq!(c.ticker, None);
+        assert_eq!(c.limits.max_body, 10);
+    }
+
+    #[test]
+    fn bad_input_is_explained() {
+        assert_eq!(
+            parse(&["--retain", "x"]).unwrap_err(),
+            "--retain: `x` is not a whole number"
+        );
+        assert_eq!(
+            parse(&["--bogus", "1"]).unwrap_err(),
+            "unknown option --bogus (see --help)"
+        );
+        assert_eq!(parse(&["--addr"]).unwrap_err(), "--addr needs a value");
+        assert!(matches!(parse(&["--help"]), Ok(Command::Help)));
+    }
+}

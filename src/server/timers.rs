@@ -1,0 +1,111 @@
+//! Deadlines of every connection in one min-heap; the nearest is the poll timeout.
+//!
+//! A connection has at most one *live* entry here. Its real deadline moves
+//! often (every request pushes the idle timeout forward), so moving it later
+//! does not touch the heap: when the old entry comes due, the loop asks the
+//! connection for its real deadline and re-arms. Only a deadline moving
+//! *earlier* adds an entry; the one it supersedes is recognised as stale when
+//! popped (its time no longer matches what the connection has scheduled).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+/// One entry: when, for which slot, for which incarnation of that slot.
+type Entry = Reverse<(Instant, usize, u64)>;
+
+#[derive(Debug, Default)]
+pub struct Timers {
+    heap: BinaryHeap<Entry>,
+}
+
+/// What a connection keeps about its place in [`Timers`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Scheduled(Option<Instant>);
+
+impl Timers {
+    /// Makes sure `deadline` will be reported no later than it is due.
+    pub fn schedule(
+        &mut self,
+        scheduled: &mut Scheduled,
+        deadline: Option<Instant>,
+        slot: usize,
+        serial: u64,
+    ) {
+        if let Some(at) = deadline {
+            if scheduled.0.is_none_or(|s| at < s) {
+                scheduled.0 = Some(at);
+                self.heap.push(Reverse((at, slot, serial)));
+            }
+        }
+    }
+
+    /// The nearest entry's time.
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// Pops the next entry due at `now`: its slot, serial and time.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(usize, u64, Instant)> {
+        match self.heap.peek() {
+            Some(Reverse((at, _, _))) if *at <= now => self
+                .heap
+                .pop()
+                .map(|Reverse((at, slot, serial))| (slot, serial, at)),
+            _ => None,
+        }
+    }
+
+    /// Called with a popped entry: true when it is the one the connection
+    /// has scheduled (and so now has nothing in the heap), false if stale.
+    pub fn claim(scheduled: &mut Scheduled, at: Instant) -> bool {
+        if scheduled.0 == Some(at) {
+            scheduled.0 = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn later_deadlines_do_not_grow_the_heap() {
+        let mut timers = Timers::default();
+        let mut s = Scheduled::default();
+        let t0 = Instant::now();
+        for i in 1..100 {
+            timers.schedule(&mut s, Some(t0 + Duration::from_secs(i)), 3, 7);
+        }
+        assert_eq!(timers.len(), 1);
+        let (slot, serial, at) = timers.pop_due(t0 + Duration::from_secs(1)).unwrap();
+        assert_eq!((slot, serial), (3, 7));
+        assert!(Timers::claim(&mut s, at));
+    }
+
+    #[test]
+    fn an_earlier_deadline_makes_the_old_entry_stale() {
+        let mut timers = Timers::default();
+        let mut s = Scheduled::default();
+        let t0 = Instant::now();
+        timers.schedule(&mut s, Some(t0 + Duration::from_secs(10)), 1, 1);
+        timers.schedule(&mut s, Some(t0 + Duration::from_secs(5)), 1, 1);
+        let (_, _, at) = timers.pop_due(t0 + Duration::from_secs(5)).unwrap();
+        assert!(Timers::claim(&mut s, at));
+        assert!(timers.pop_due(t0 + Duration::from_secs(9)).is_none());
+        let (_, _, stale) = timers.pop_due(t0 + Duration::from_secs(10)).unwrap();
+        assert!(!Timers::claim(&mut s, stale));
+    }
+}
