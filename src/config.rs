@@ -89,7 +89,7 @@ OPTIONS:
 /// What the command line asked for.
 #[derive(Debug)]
 pub enum Command {
-    Run(Config),
+    Run(Box<Config>),
     Help,
 }
 
@@ -136,7 +136,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         }
     }
     config.limits.max_body = config.max_message;
-    Ok(Command::Run(config))
+    Ok(Command::Run(Box::new(config)))
 }
 
 #[cfg(test)]

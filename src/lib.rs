@@ -1,4 +1,55 @@
+//! # rtweb — a real-time web server, from scratch
+//!
+//! This page is the map. rtweb is built in layers, each knowing only the one
+//! below it:
+//!
+//! ```text
+//!  sockets ─► server/     mio event loop: accept, read, write, deadlines, wakers
+//!                │        (bytes in, bytes out — it knows no protocol)
+//!                ▼
+//!             app/        a Session per connection: HTTP, then maybe a long
+//!                │        poll, an event stream or a WebSocket; the routes
+//!                ▼
+//!  protocols: http/       request decoder, chunked coding, responses, Date
+//!             sse         the event-stream format
+//!             json        string escaping
+//!                │        (pure: no sockets, no clocks — `now` is an argument)
+//!                ▼
+//!             hub         channels: the retained log with ids, subscribers
+//! ```
+//!
+//! ## One message, from `POST` to every subscriber
+//!
+//! 1. **Bytes arrive.** `poll` reports the publisher's socket readable;
+//!    [`server`]'s loop reads until `WouldBlock` into its one scratch buffer
+//!    and offers each piece to the connection's [`app::Session`].
+//! 2. **A request is decoded.** The session feeds the bytes to
+//!    [`http::RequestDecoder`]: the head is found and parsed (`httparse`),
+//!    checked (limits, `Host`, the RFC 9112 §6.3 framing rules), then the body
+//!    is handed out in pieces until `End` — the same for any split of the stream.
+//! 3. **It is routed.** [`app::routes`] sees `POST /ch/demo`, checks the name
+//!    and that the body is UTF-8, and calls [`app::Context::publish`].
+//! 4. **The hub appends it.** [`hub::Hub::publish`] gives it the channel's
+//!    next id and a timestamp, keeps it in the retained log, and returns the
+//!    subscribers to wake (parked long polls are removed as they are woken).
+//! 5. **The publisher is answered** `{"id":N}` — written into its output queue.
+//! 6. **The loop delivers.** At the end of the pass the loop hands one shared
+//!    [`app::Delivery`] to every subscriber's session (subscribers on other
+//!    loops get it through their mailbox and `mio::Waker`):
+//!    - a parked **long poll** answers with every message after its `after`
+//!      and goes back to reading requests;
+//!    - an **event stream** queues the message's SSE event — encoded once, as
+//!      one HTTP/1.1 chunk shared by every subscriber as `Arc<[u8]>`;
+//!    - a **short poll** gets it on its next request, from the log.
+//! 7. **Bytes leave.** Every touched connection is flushed with one vectored
+//!    write; a subscriber too slow to take its bytes is closed and resumes by
+//!    id, so it loses nothing.
+//!
+//! Start reading at [`server`] for the loop or [`http::request`] for the
+//! protocol; `docs/` explains each with real bytes from the wire.
+
 #![forbid(unsafe_code)]
+
 pub mod app;
 pub mod config;
 pub mod http;

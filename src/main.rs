@@ -7,7 +7,7 @@ use rtweb::Server;
 
 fn main() -> ExitCode {
     let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(config)) => config,
+        Ok(Command::Run(config)) => *config,
         Ok(Command::Help) => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -27,6 +27,9 @@ use crate::config::Config;
 
 pub use timers::Timers;
 
+/// Every loop's mailbox, by loop index.
+type Mailboxes = Arc<[Arc<Mailbox>]>;
+
 /// What one loop sends another.
 pub enum Mail {
     /// A freshly accepted connection for the receiving loop to own.
@@ -98,12 +101,12 @@ impl Server {
         Arc::clone(&self.shared)
     }
 
-    fn workers(self) -> io::Result<(Vec<worker::Worker>, Arc<[Arc<Mailbox>]>)> {
+    fn workers(self) -> io::Result<(Vec<worker::Worker>, Mailboxes)> {
         let count = self.shared.config.threads.max(1);
         let polls = (0..count)
             .map(|_| Poll::new())
             .collect::<io::Result<Vec<_>>>()?;
-        let mailboxes: Arc<[Arc<Mailbox>]> = polls
+        let mailboxes: Mailboxes = polls
             .iter()
             .map(|p| Mailbox::new(p).map(Arc::new))
             .collect::<io::Result<Vec<_>>>()?
@@ -164,7 +167,7 @@ impl Server {
 pub struct ServerHandle {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
-    mailboxes: Arc<[Arc<Mailbox>]>,
+    mailboxes: Mailboxes,
     threads: Vec<JoinHandle<io::Result<()>>>,
 }
 

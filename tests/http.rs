@@ -1,0 +1,271 @@
+//! HTTP/1.1 over real sockets: each rule of the server core, end to end.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{start, start_with, Client};
+
+#[test]
+fn keep_alive_connection_is_reused() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    for _ in 0..3 {
+        let reply = client.get("/stats");
+        assert_eq!(reply.status, 200);
+        assert!(reply.header("connection").is_none());
+        assert!(reply.header("date").is_some_and(|d| d.ends_with(" GMT")));
+    }
+    assert_eq!(common::stats(server.addr)["connections_accepted"], 2);
+}
+
+#[test]
+fn ten_pipelined_requests_are_answered_in_order() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    let mut batch = String::new();
+    for i in 1..=10 {
+        let body = format!("message {i}");
+        batch += &format!(
+            "POST /ch/pipe HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+    }
+    client.send(batch);
+    for i in 1..=10 {
+        assert_eq!(client.response().json()["id"], i);
+    }
+}
+
+#[test]
+fn chunked_post_is_decoded() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.send("POST /ch/c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
+    assert_eq!(client.response().json()["id"], 1);
+    let poll = client.get("/ch/c/poll?after=0").json();
+    assert_eq!(poll["messages"][0]["data"], "hello world");
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.send(
+        "POST /ch/e HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(client.response().status, 100);
+    client.send("hi");
+    assert_eq!(client.response().json()["id"], 1);
+}
+
+#[test]
+fn oversized_body_with_expect_gets_413_without_continue() {
+    let server = start_with(|c| c.max_message = 10);
+    let mut client = Client::connect(server.addr);
+    client.send(
+        "POST /ch/e HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let reply = client.response();
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.header("connection"), Some("close"));
+}
+
+#[test]
+fn head_is_get_without_the_body() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    let get = client.get("/");
+    client.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let head = client.head_response();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), get.header("content-length"));
+    // Nothing but the head was sent: the next response starts right after it.
+    assert_eq!(client.get("/stats").status, 200);
+}
+
+#[test]
+fn http10_closes_unless_keep_alive() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.send("GET /stats HTTP/1.0\r\n\r\n");
+    assert_eq!(client.response().header("connection"), Some("close"));
+    assert!(client.closed_within(Duration::from_secs(5)));
+
+    let mut client = Client::connect(server.addr);
+    client.send("GET /stats HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert!(client.response().header("connection").is_none());
+    assert_eq!(client.get("/stats").status, 200);
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.send("GET /stats HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(client.response().header("connection"), Some("close"));
+    assert!(client.closed_within(Duration::from_secs(5)));
+}
+
+/// Sends `request`, expects `status` with `Connection: close`, then EOF.
+fn assert_rejected(request: &str, status: u16) {
+    let server = start_with(|c| c.max_message = 1000);
+    let mut client = Client::connect(server.addr);
+    client.send(request);
+    let reply = client.response();
+    assert_eq!(reply.status, status, "for {request:?}: {}", reply.text());
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(reply
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/plain")));
+    assert!(
+        client.closed_within(Duration::from_secs(5)),
+        "not closed after {status}"
+    );
+}
+
+#[test]
+fn error_statuses() {
+    assert_rejected("GET / HTTP/1.1\r\n\r\n", 400);
+    assert_rejected("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+    assert_rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n  folded\r\n\r\n", 400);
+    assert_rejected("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400);
+    assert_rejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 400);
+    assert_rejected("GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505);
+    assert_rejected(
+        &format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "x".repeat(9000)),
+        414,
+    );
+    assert_rejected(
+        &format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+            "x".repeat(17000)
+        ),
+        431,
+    );
+    let many: String = (0..70).map(|i| format!("X-{i}: v\r\n")).collect();
+    assert_rejected(&format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n"), 431);
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n",
+        413,
+    );
+    assert_rejected(
+        "GET / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n",
+        417,
+    );
+}
+
+#[test]
+fn request_smuggling_vectors_are_refused() {
+    // Each of these frames a body two ways; a proxy in front may pick the other.
+    assert_rejected("POST /ch/a HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+        400,
+    );
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nContent-Length: -4\r\n\r\n",
+        400,
+    );
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nContent-Length: 4 \r\nContent-Length: 4x\r\n\r\n",
+        400,
+    );
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        501,
+    );
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+        501,
+    );
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",
+        400,
+    );
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\r\n\r\n",
+        400,
+    );
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+        400,
+    );
+    assert_rejected(
+        "POST /ch/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",
+        400,
+    );
+}
+
+#[test]
+fn unknown_path_and_wrong_method() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    assert_eq!(client.get("/nowhere").status, 404);
+    let reply = client.post("/stats", "x");
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("GET, HEAD"));
+    let reply = client.get("/ch/demo");
+    assert_eq!((reply.status, reply.header("allow")), (405, Some("POST")));
+}
+
+#[test]
+fn trickled_head_past_the_head_timeout_gets_408() {
+    let server = start_with(|c| c.head_timeout = Duration::from_millis(300));
+    let mut client = Client::connect(server.addr);
+    let start = Instant::now();
+    let head = b"GET /stats HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+    let mut sent = 0;
+    // One byte every 20 ms: the head is never finished within 300 ms.
+    while start.elapsed() < Duration::from_millis(600) && sent < head.len() {
+        if client.stream.write(&head[sent..sent + 1]).is_err() {
+            break;
+        }
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reply = client.response();
+    assert_eq!(reply.status, 408);
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(290) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed() {
+    let server = start_with(|c| c.idle_timeout = Duration::from_millis(200));
+    let mut client = Client::connect(server.addr);
+    assert_eq!(client.get("/stats").status, 200);
+    assert!(client.closed_within(Duration::from_secs(5)));
+}
+
+#[test]
+fn reset_peer_leaves_no_trace() {
+    let server = start();
+    {
+        let mut client = Client::connect(server.addr);
+        client.send("GET /stats HTTP/1.1\r\nHost: t\r\nX-Half: ");
+        // Dropping the socket with unread data makes the kernel send a reset.
+    }
+    let stats = common::wait_for_stats(server.addr, Duration::from_secs(5), |s| {
+        s["connections"]["http"] == 1
+    });
+    assert_eq!(
+        stats["connections"]["http"], 1,
+        "only the stats connection remains: {stats}"
+    );
+}
+
+#[test]
+fn half_closed_peer_still_gets_its_answer() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.send("GET /stats HTTP/1.1\r\nHost: t\r\n\r\n");
+    client.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(client.response().status, 200);
+    assert!(client.closed_within(Duration::from_secs(5)));
+}
+
+use std::io::Write;
