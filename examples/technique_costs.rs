@@ -132,11 +132,11 @@ fn receive(addr: SocketAddr, ch: &str, technique: Technique, count: u64) -> Outc
                 let line = client.line();
                 if let Some(v) = line.strip_prefix("id: ") {
                     id = v.trim().parse().unwrap();
-                } else if line.starts_with("data: ") {
+                } else if let Some(data) = line.strip_prefix("data: ") {
                     // The test publisher's text is its publish time.
                     record(
                         id,
-                        line[6..].trim().parse().unwrap(),
+                        data.trim().parse().unwrap(),
                         &mut last,
                         &mut latencies,
                     );
