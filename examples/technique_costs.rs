@@ -134,12 +134,7 @@ fn receive(addr: SocketAddr, ch: &str, technique: Technique, count: u64) -> Outc
                     id = v.trim().parse().unwrap();
                 } else if let Some(data) = line.strip_prefix("data: ") {
                     // The test publisher's text is its publish time.
-                    record(
-                        id,
-                        data.trim().parse().unwrap(),
-                        &mut last,
-                        &mut latencies,
-                    );
+                    record(id, data.trim().parse().unwrap(), &mut last, &mut latencies);
                 }
             }
         }

@@ -56,7 +56,7 @@ impl Reply {
 /// A connection that speaks raw bytes and reads whole responses.
 pub struct Client {
     pub stream: TcpStream,
-    buffer: Vec<u8>,
+    pub buffer: Vec<u8>,
 }
 
 impl Client {
@@ -89,7 +89,7 @@ impl Client {
     }
 
     /// Reads more bytes into the buffer; false at EOF.
-    fn fill(&mut self) -> bool {
+    pub fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 65536];
         match self.stream.read(&mut chunk) {
             Ok(0) => false,
@@ -215,5 +215,80 @@ pub fn wait_for_stats(
             return s;
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+pub mod event_stream;
+
+/// An SSE subscription read through the standard's parsing algorithm,
+/// undoing the chunked framing when the response has it.
+pub struct SseClient {
+    pub client: Client,
+    pub head: Reply,
+    pub parser: event_stream::EventStreamParser,
+    chunked: bool,
+    ready: std::collections::VecDeque<event_stream::Event>,
+}
+
+impl SseClient {
+    /// Opens `target` with extra header lines (each ending in CRLF).
+    pub fn open(addr: SocketAddr, target: &str, extra: &str) -> SseClient {
+        let mut client = Client::connect(addr);
+        client.send(format!(
+            "GET {target} HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n{extra}\r\n"
+        ));
+        SseClient::from_response(client)
+    }
+
+    pub fn from_response(mut client: Client) -> SseClient {
+        let head = client.head();
+        assert_eq!(head.status, 200, "SSE answered {}", head.status);
+        let chunked = head.header("transfer-encoding") == Some("chunked");
+        SseClient {
+            client,
+            head,
+            parser: Default::default(),
+            chunked,
+            ready: Default::default(),
+        }
+    }
+
+    /// Reads more of the stream; false at its end.
+    fn pump(&mut self) -> bool {
+        let bytes = if self.chunked {
+            let size =
+                usize::from_str_radix(self.client.line().trim_end(), 16).expect("chunk size");
+            let data = self.client.take(size + 2);
+            if size == 0 {
+                return false;
+            }
+            data[..size].to_vec()
+        } else {
+            if self.client.buffer.is_empty() && !self.client.fill() {
+                return false;
+            }
+            std::mem::take(&mut self.client.buffer)
+        };
+        self.ready.extend(self.parser.feed(&bytes));
+        true
+    }
+
+    /// The next event, or `None` when the stream ends.
+    pub fn next_event(&mut self) -> Option<event_stream::Event> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            if !self.pump() {
+                return None;
+            }
+        }
+    }
+
+    /// Reads until `count` comment lines have arrived (heartbeats).
+    pub fn wait_for_comments(&mut self, count: usize) {
+        while self.parser.comments < count {
+            assert!(self.pump(), "stream ended before {count} comments");
+        }
     }
 }
