@@ -59,6 +59,7 @@ pub mod output;
 pub mod server;
 pub mod sse;
 pub mod stats;
+pub mod ws;
 
 pub use config::Config;
 pub use server::{Server, ServerHandle};

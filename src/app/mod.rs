@@ -7,8 +7,10 @@
 //! the message and returns its subscribers, and the event loop delivers one
 //! shared [`Delivery`] to each of them.
 
+pub mod feed;
 pub mod routes;
 pub mod session;
+pub mod websocket;
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -56,6 +58,7 @@ pub struct Delivery {
     pub message: Arc<Message>,
     sse_event: OnceLock<Arc<[u8]>>,
     sse_chunk: OnceLock<Arc<[u8]>>,
+    ws_frame: OnceLock<Arc<[u8]>>,
 }
 
 impl Delivery {
@@ -64,6 +67,7 @@ impl Delivery {
             message,
             sse_event: OnceLock::new(),
             sse_chunk: OnceLock::new(),
+            ws_frame: OnceLock::new(),
         }
     }
 
@@ -81,6 +85,18 @@ impl Delivery {
         Arc::clone(self.sse_chunk.get_or_init(|| {
             let mut out = Vec::new();
             chunked::encode_chunk(&self.sse_event(), &mut out);
+            out.into()
+        }))
+    }
+}
+
+impl Delivery {
+    /// The WebSocket text frame holding the message's JSON. Server frames
+    /// are not masked, so every subscriber can be sent the same bytes.
+    pub fn ws_frame(&self) -> Arc<[u8]> {
+        Arc::clone(self.ws_frame.get_or_init(|| {
+            let mut out = Vec::new();
+            crate::ws::frame::write_frame(&mut out, crate::ws::OpCode::Text, self.message.json.as_bytes());
             out.into()
         }))
     }

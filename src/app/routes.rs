@@ -18,10 +18,12 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::websocket::Endpoint;
 use super::Context;
 use crate::http::{Method, RequestHead, Response, Status};
 use crate::hub::{valid_channel_name, Replay};
 use crate::stats::Stats;
+use crate::ws::handshake;
 
 /// The demo page, compiled into the binary.
 const INDEX_HTML: &str = include_str!("../../static/index.html");
@@ -46,6 +48,8 @@ pub enum Action {
         channel: String,
         after: Option<u64>,
     },
+    /// Switch to WebSocket (the handshake was valid; `accept` is its answer).
+    WebSocket { endpoint: Endpoint, accept: String },
 }
 
 pub fn route(head: &RequestHead, body: &[u8], cx: &mut Context) -> Action {
@@ -70,11 +74,15 @@ fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Ac
         readable()?;
         return Ok(Action::Respond(Response::json(cx.stats().to_json())));
     }
+    if path == "/echo" {
+        let accept = handshake::validate(head)?;
+        return Ok(Action::WebSocket { endpoint: Endpoint::Echo, accept });
+    }
     let Some(rest) = path.strip_prefix("/ch/") else {
         return Err(Response::text(Status::NOT_FOUND, "no such path"));
     };
     let (channel, operation) = rest.split_once('/').unwrap_or((rest, ""));
-    let known = matches!(operation, "" | "poll" | "longpoll" | "sse");
+    let known = matches!(operation, "" | "poll" | "longpoll" | "sse" | "ws");
     if !known {
         return Err(Response::text(Status::NOT_FOUND, "no such path"));
     }

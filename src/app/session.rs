@@ -28,7 +28,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::feed::{Feed, Transport};
 use super::routes::{self, Action};
+use super::websocket::WebSocket;
 use super::{Context, Delivery};
 use crate::http::chunked::{self, LAST_CHUNK};
 use crate::http::response::{write_head, Framing, HeadFields};
@@ -65,11 +67,9 @@ struct LongPoll {
 /// A live event stream.
 #[derive(Debug)]
 struct EventStream {
-    channel: String,
+    feed: Feed,
     /// HTTP/1.1 frames events as chunks; HTTP/1.0 streams until close.
     chunked: bool,
-    /// Last id written: deliveries at or below it are duplicates.
-    last_id: u64,
     next_heartbeat: Instant,
     ends_at: Option<Instant>,
 }
@@ -79,6 +79,7 @@ enum Mode {
     Http,
     LongPoll(LongPoll),
     EventStream(EventStream),
+    WebSocket(Box<WebSocket>),
     /// An error response is queued; input is ignored until the close.
     Closing,
 }
@@ -117,6 +118,7 @@ impl Session {
             Mode::Http | Mode::Closing => ConnKind::Http,
             Mode::LongPoll(_) => ConnKind::LongPoll,
             Mode::EventStream(_) => ConnKind::Sse,
+            Mode::WebSocket(_) => ConnKind::WebSocket,
         }
     }
 
@@ -142,8 +144,13 @@ impl Session {
         self.last_input = cx.now;
         let mut used = 0;
         while self.close == Close::Open {
-            match self.mode {
+            match &mut self.mode {
                 Mode::Http => {}
+                Mode::WebSocket(ws) => {
+                    let (n, close) = ws.on_input(&input[used..], out, cx);
+                    self.close = close;
+                    return used + n;
+                }
                 // A parked long poll answers before the next request is read.
                 Mode::LongPoll(_) => return used,
                 // Nothing a client sends on an event stream means anything.
@@ -239,6 +246,10 @@ impl Session {
             Action::EventStream { channel, after } => {
                 self.start_event_stream(channel, after, &head, out, cx)
             }
+            Action::WebSocket { endpoint, accept } => {
+                let ws = WebSocket::start(endpoint, &accept, self.token, out, cx);
+                self.set_mode(Mode::WebSocket(Box::new(ws)), cx);
+            }
         }
     }
 
@@ -304,32 +315,18 @@ impl Session {
             headers: &headers,
         };
 
-        let mut hub = cx.shared.hub();
-        let replay = hub.replay(&channel, after);
-        hub.subscribe(&channel, self.subscriber(cx, false));
-        drop(hub);
-
-        let mut events = Vec::new();
-        sse::encode_retry(&mut events, retry.as_millis());
-        if replay.gap {
-            sse::encode_event(&mut events, None, Some("gap"), "");
-        }
-        for message in &replay.messages {
-            sse::encode_event(&mut events, Some(message.id), None, &message.data);
-        }
-        Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
-        out.with_owned(|buf| {
+        let transport = if chunked { Transport::SseChunked } else { Transport::SsePlain };
+        let token = self.token;
+        let feed = out.with_owned(|buf| {
             write_head(buf, Status::OK, &fields);
-            if chunked {
-                chunked::encode_chunk(&events, buf);
-            } else {
-                buf.extend_from_slice(&events);
-            }
+            let mut opening = Vec::new();
+            sse::encode_retry(&mut opening, retry.as_millis());
+            write_stream_bytes(buf, chunked, &opening);
+            Feed::start(channel, after, transport, token, buf, cx)
         });
         let stream = EventStream {
-            channel,
+            feed,
             chunked,
-            last_id: replay.messages.last().map_or(replay.last_id, |m| m.id),
             next_heartbeat: cx.now + heartbeat,
             ends_at: max_duration.map(|d| cx.now + d),
         };
@@ -358,39 +355,14 @@ impl Session {
                 );
             }
             Mode::EventStream(stream) => {
-                let id = delivery.message.id;
-                if id <= stream.last_id {
-                    return;
-                }
-                if id == stream.last_id + 1 {
-                    out.push_shared(if stream.chunked {
-                        delivery.sse_chunk()
-                    } else {
-                        delivery.sse_event()
-                    });
-                    Stats::add(&cx.stats().messages_delivered, 1);
-                } else {
-                    // Deliveries from different event loops can arrive out of
-                    // order; fill the hole from the log so ids stay in order.
-                    let replay = cx
-                        .shared
-                        .hub()
-                        .replay(&stream.channel, Some(stream.last_id));
-                    let mut events = Vec::new();
-                    for message in replay.messages.iter().take_while(|m| m.id <= id) {
-                        sse::encode_event(&mut events, Some(message.id), None, &message.data);
-                        Stats::add(&cx.stats().messages_delivered, 1);
-                    }
-                    write_stream_bytes(out, stream.chunked, &events);
-                }
-                stream.last_id = id;
                 stream.next_heartbeat = cx.now + cx.config().sse_heartbeat;
-                if out.pending() > cx.config().max_pending {
+                if !stream.feed.deliver(delivery, out, cx) {
                     // Too slow: closing it protects everyone else, and the
                     // client loses nothing — Last-Event-ID resumes it.
                     self.close = Close::Now;
                 }
             }
+            Mode::WebSocket(ws) => self.close = ws.on_deliver(delivery, out, cx),
             Mode::Http | Mode::Closing => {}
         }
     }
@@ -409,6 +381,7 @@ impl Session {
                     .ends_at
                     .map_or(stream.next_heartbeat, |end| end.min(stream.next_heartbeat)),
             ),
+            Mode::WebSocket(ws) => Some(ws.deadline()),
             Mode::Closing => None,
         }
     }
@@ -467,10 +440,11 @@ impl Session {
                     }
                     self.close = Close::AfterFlush;
                 } else if now >= stream.next_heartbeat {
-                    write_stream_bytes(out, stream.chunked, sse::HEARTBEAT);
+                    out.with_owned(|buf| write_stream_bytes(buf, stream.chunked, sse::HEARTBEAT));
                     stream.next_heartbeat = now + cx.config().sse_heartbeat;
                 }
             }
+            Mode::WebSocket(ws) => self.close = ws.on_timer(out, cx),
             Mode::LongPoll(_) | Mode::Closing => {}
         }
     }
@@ -486,13 +460,11 @@ impl Session {
 
     /// The connection is going away: leave every table.
     pub fn on_closed(&mut self, cx: &Context) {
-        let channel = match &self.mode {
-            Mode::LongPoll(parked) => Some(&parked.channel),
-            Mode::EventStream(stream) => Some(&stream.channel),
-            Mode::Http | Mode::Closing => None,
-        };
-        if let Some(channel) = channel {
-            cx.shared.hub().unsubscribe(channel, cx.worker, self.token);
+        match &self.mode {
+            Mode::LongPoll(parked) => cx.shared.hub().unsubscribe(&parked.channel, cx.worker, self.token),
+            Mode::EventStream(stream) => stream.feed.stop(self.token, cx),
+            Mode::WebSocket(ws) => ws.on_closed(self.token, cx),
+            Mode::Http | Mode::Closing => {}
         }
         cx.stats().switch(Some(self.kind()), None);
     }
@@ -504,12 +476,10 @@ impl Session {
     }
 }
 
-fn write_stream_bytes(out: &mut OutputQueue, chunked: bool, bytes: &[u8]) {
-    out.with_owned(|buf| {
-        if chunked {
-            chunked::encode_chunk(bytes, buf);
-        } else {
-            buf.extend_from_slice(bytes);
-        }
-    });
+fn write_stream_bytes(buf: &mut Vec<u8>, chunked: bool, bytes: &[u8]) {
+    if chunked {
+        chunked::encode_chunk(bytes, buf);
+    } else {
+        buf.extend_from_slice(bytes);
+    }
 }

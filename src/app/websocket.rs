@@ -1,0 +1,162 @@
+//! A connection after a successful WebSocket handshake: the echo endpoint
+//! (what Autobahn tests) and channel subscribers (`/ch/{name}/ws`).
+//!
+//! The protocol itself is `ws::WsConnection`; this module decides what
+//! messages mean (echo them; or publish them to the channel), sends channel
+//! messages as shared text frames, and keeps two timers: the idle ping
+//! (`--ws-ping`: ping a quiet connection, close it if the next period passes
+//! with nothing from the peer) and the close timeout (after our Close, wait
+//! this long for the peer's).
+
+use std::time::{Duration, Instant};
+
+use super::feed::{Feed, Transport};
+use super::session::Close;
+use super::{Context, Delivery};
+use crate::output::OutputQueue;
+use crate::ws::frame::{write_frame, OpCode};
+use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
+
+/// How long to wait for the peer's Close after sending ours.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the client asked for.
+#[derive(Debug)]
+pub enum Endpoint {
+    Echo,
+    Channel { channel: String, after: Option<u64> },
+}
+
+#[derive(Debug)]
+enum Role {
+    Echo,
+    Channel(Feed),
+}
+
+#[derive(Debug)]
+pub struct WebSocket {
+    conn: WsConnection,
+    role: Role,
+    /// A ping is out and nothing has come back since.
+    awaiting_pong: bool,
+    /// When to ping, give up on the pong, or give up on the close.
+    next_check: Instant,
+}
+
+impl WebSocket {
+    /// Answers `101`, and for a channel replays and subscribes.
+    pub fn start(endpoint: Endpoint, accept: &str, token: usize, out: &mut OutputQueue, cx: &mut Context) -> WebSocket {
+        let date = cx.date();
+        let role = out.with_owned(|buf| {
+            handshake::write_accept(buf, accept, &date);
+            match endpoint {
+                Endpoint::Echo => Role::Echo,
+                Endpoint::Channel { channel, after } => Role::Channel(Feed::start(channel, after, Transport::WebSocket, token, buf, cx)),
+            }
+        });
+        WebSocket {
+            conn: WsConnection::new(cx.config().max_ws_message),
+            role,
+            awaiting_pong: false,
+            next_check: cx.now + cx.config().ws_ping,
+        }
+    }
+
+    /// Frames from the client; returns the bytes used and whether to close.
+    pub fn on_input(&mut self, input: &[u8], out: &mut OutputQueue, cx: &mut Context) -> (usize, Close) {
+        if self.conn.state() == WsState::Open {
+            self.awaiting_pong = false;
+            self.next_check = cx.now + cx.config().ws_ping;
+        }
+        let mut used = 0;
+        let mut events = Vec::new();
+        loop {
+            let n = out.with_owned(|buf| self.conn.receive(&input[used..], buf, &mut events));
+            used += n;
+            for event in events.drain(..) {
+                self.on_event(event, out, cx);
+            }
+            if n == 0 || used == input.len() || self.conn.state() == WsState::Closed {
+                break;
+            }
+        }
+        (used, self.close_state())
+    }
+
+    fn on_event(&mut self, event: WsEvent, out: &mut OutputQueue, cx: &mut Context) {
+        match (event, &self.role) {
+            (WsEvent::Message(message), Role::Echo) => {
+                out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
+            }
+            (WsEvent::Message(message), Role::Channel(feed)) => {
+                if message.opcode != OpCode::Text {
+                    // §7.4.1: 1003, a type of data the endpoint cannot accept.
+                    out.with_owned(|buf| self.conn.close(close_code::UNSUPPORTED_DATA, "only text messages are published", buf));
+                    self.next_check = cx.now + CLOSE_TIMEOUT;
+                    return;
+                }
+                let text = String::from_utf8(message.data).expect("validated as UTF-8 by the decoder");
+                if text.len() > cx.config().max_message {
+                    out.with_owned(|buf| self.conn.close(close_code::TOO_BIG, "message too large", buf));
+                    self.next_check = cx.now + CLOSE_TIMEOUT;
+                    return;
+                }
+                let channel = feed.channel.clone();
+                cx.publish(&channel, text);
+            }
+            (WsEvent::Pong, _) | (WsEvent::Closed { .. }, _) => {}
+        }
+    }
+
+    /// A message was published to this subscriber's channel.
+    pub fn on_deliver(&mut self, delivery: &Delivery, out: &mut OutputQueue, cx: &Context) -> Close {
+        if let Role::Channel(feed) = &mut self.role {
+            // After our Close, nothing more may be sent (§5.5.1).
+            if self.conn.state() == WsState::Open && !feed.deliver(delivery, out, cx) {
+                return Close::Now;
+            }
+        }
+        Close::Open
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.next_check
+    }
+
+    pub fn on_timer(&mut self, out: &mut OutputQueue, cx: &Context) -> Close {
+        if cx.now < self.next_check {
+            return self.close_state();
+        }
+        match self.conn.state() {
+            WsState::Open if self.awaiting_pong => return Close::Now,
+            WsState::Open => {
+                out.with_owned(|buf| write_frame(buf, OpCode::Ping, b"rtweb"));
+                self.awaiting_pong = true;
+                self.next_check = cx.now + cx.config().ws_ping;
+            }
+            // The peer never answered our Close.
+            WsState::CloseSent | WsState::Closed => return Close::Now,
+        }
+        Close::Open
+    }
+
+    /// Server-side close, e.g. when shutting a subscriber down.
+    pub fn close(&mut self, code: u16, reason: &str, out: &mut OutputQueue, cx: &Context) {
+        out.with_owned(|buf| self.conn.close(code, reason, buf));
+        self.next_check = cx.now + CLOSE_TIMEOUT;
+    }
+
+    fn close_state(&self) -> Close {
+        match self.conn.state() {
+            // §7.1.1: after the close handshake the server closes TCP first.
+            WsState::Closed => Close::AfterFlush,
+            WsState::Open | WsState::CloseSent => Close::Open,
+        }
+    }
+
+    pub fn on_closed(&self, token: usize, cx: &Context) {
+        if let Role::Channel(feed) = &self.role {
+            feed.stop(token, cx);
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! A WebSocket connection after the handshake, as a sans-IO state machine.
+//!
+//! # How it works
+//!
+//! Bytes from the peer go into [`WsConnection::receive`], which returns how
+//! many it used, appends any frames the protocol itself must send (pong,
+//! close) to `out`, and reports complete messages and the close as
+//! [`WsEvent`]s. Frames are read in two steps, without buffering a whole
+//! frame: the header (waiting until all of it is here), then the payload,
+//! taken piece by piece as it arrives — into the message assembler for data
+//! frames, into a small buffer for control frames (at most 125 bytes).
+//!
+//! The close handshake (§7) is a state:
+//!
+//! ```text
+//!  Open ── peer's Close ──► reply Close (same code) ──► Closed
+//!   │
+//!   ├── we close (`close`) ──► CloseSent ── peer's Close ──► Closed
+//!   │                          (data frames from the peer are ignored)
+//!   └── protocol error ──► send Close (1002/1007/1009) ──► Closed
+//! ```
+//!
+//! In `Closed` the server closes TCP once the output is flushed (§7.1.1:
+//! the server should close the TCP connection first). Pongs and closes are
+//! appended to the same output queue as everything else, so they can never
+//! be lost to a `WouldBlock` or overtake data already queued.
+
+use super::frame::{close_code, write_close, write_frame, FrameHeader, OpCode, ProtocolError};
+use super::mask::apply_mask;
+use super::message::{Message, MessageAssembler};
+
+/// What the peer did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsEvent {
+    Message(Message),
+    /// A pong arrived (the idle check is satisfied).
+    Pong,
+    /// The connection is closed: the handshake completed or failed.
+    Closed { code: Option<u16> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsState {
+    Open,
+    /// We sent a Close and wait for the peer's.
+    CloseSent,
+    Closed,
+}
+
+#[derive(Debug)]
+enum Receiving {
+    Header,
+    Payload { header: FrameHeader, received: u64 },
+}
+
+#[derive(Debug)]
+pub struct WsConnection {
+    receiving: Receiving,
+    message: MessageAssembler,
+    /// The payload of the control frame being received.
+    control: Vec<u8>,
+    state: WsState,
+}
+
+impl WsConnection {
+    pub fn new(max_message: usize) -> WsConnection {
+        WsConnection {
+            receiving: Receiving::Header,
+            message: MessageAssembler::new(max_message),
+            control: Vec::new(),
+            state: WsState::Open,
+        }
+    }
+
+    pub fn state(&self) -> WsState {
+        self.state
+    }
+
+    /// Starts the close handshake from our side.
+    pub fn close(&mut self, code: u16, reason: &str, out: &mut Vec<u8>) {
+        if self.state == WsState::Open {
+            write_close(out, code, reason);
+            self.state = WsState::CloseSent;
+        }
+    }
+
+    /// Reads frames from `input`; returns the bytes used. Stops after each
+    /// complete message, so that a reply the caller writes for it goes out
+    /// before the pong of a ping that came after it.
+    pub fn receive(&mut self, input: &[u8], out: &mut Vec<u8>, events: &mut Vec<WsEvent>) -> usize {
+        let mut used = 0;
+        while self.state != WsState::Closed {
+            let before = events.len();
+            match self.step(&input[used..], out, events) {
+                Ok(0) => break,
+                Ok(n) => {
+                    used += n;
+                    if matches!(events[before..].last(), Some(WsEvent::Message(_))) {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    // §7.1.7: Fail the WebSocket Connection — send a Close
+                    // with the reason, then close TCP.
+                    if self.state == WsState::Open {
+                        write_close(out, error.code, error.reason);
+                    }
+                    self.state = WsState::Closed;
+                    events.push(WsEvent::Closed { code: Some(error.code) });
+                }
+            }
+        }
+        if self.state == WsState::Closed {
+            return input.len();
+        }
+        used
+    }
+
+    /// One step: a header, or a piece of payload. Returns the bytes used
+    /// (0: more input is needed).
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>, events: &mut Vec<WsEvent>) -> Result<usize, ProtocolError> {
+        match self.receiving {
+            Receiving::Header => {
+                let Some((header, len)) = FrameHeader::parse(input)? else { return Ok(0) };
+                // §5.1: a server MUST close the connection upon receiving a
+                // frame that is not masked.
+                if header.mask.is_none() {
+                    return Err(ProtocolError { code: close_code::PROTOCOL_ERROR, reason: "client frames must be masked" });
+                }
+                if !header.opcode.is_control() {
+                    self.message.begin_frame(&header)?;
+                }
+                self.receiving = Receiving::Payload { header, received: 0 };
+                // An empty payload completes the frame at once.
+                self.finish_frame_if_done(out, events)?;
+                Ok(len)
+            }
+            Receiving::Payload { header, received } => {
+                if input.is_empty() {
+                    return Ok(0);
+                }
+                let left = header.payload_len - received;
+                let take = input.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let mask = header.mask.expect("checked at the header");
+                let piece = &input[..take];
+                if header.opcode.is_control() {
+                    let start = self.control.len();
+                    self.control.extend_from_slice(piece);
+                    apply_mask(&mut self.control[start..], mask, received as usize);
+                } else {
+                    self.message.payload(piece, mask, received as usize)?;
+                }
+                self.receiving = Receiving::Payload { header, received: received + take as u64 };
+                self.finish_frame_if_done(out, events)?;
+                Ok(take)
+            }
+        }
+    }
+
+    fn finish_frame_if_done(&mut self, out: &mut Vec<u8>, events: &mut Vec<WsEvent>) -> Result<(), ProtocolError> {
+        let Receiving::Payload { header, received } = self.receiving else { return Ok(()) };
+        if received < header.payload_len {
+            return Ok(());
+        }
+        self.receiving = Receiving::Header;
+        match header.opcode {
+            OpCode::Ping => {
+                // §5.5.2: answer with a Pong carrying the same payload (not
+                // once we have sent a Close: nothing may follow it).
+                if self.state == WsState::Open {
+                    write_frame(out, OpCode::Pong, &self.control);
+                }
+            }
+            OpCode::Pong => events.push(WsEvent::Pong),
+            OpCode::Close => {
+                let code = parse_close(&self.control)?;
+                if self.state == WsState::Open {
+                    // §5.5.1: reply with a Close, echoing the status code.
+                    match code {
+                        Some(code) => write_close(out, code, ""),
+                        None => write_frame(out, OpCode::Close, &[]),
+                    }
+                }
+                self.state = WsState::Closed;
+                events.push(WsEvent::Closed { code });
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                if let Some(message) = self.message.end_frame(header.fin)? {
+                    // After our Close, data is discarded (§5.5.1).
+                    if self.state == WsState::Open {
+                        events.push(WsEvent::Message(message));
+                    }
+                }
+            }
+        }
+        self.control.clear();
+        Ok(())
+    }
+}
+
+/// Validates a Close payload (§5.5.1, §7.4): empty, or a valid code and a
+/// UTF-8 reason.
+fn parse_close(payload: &[u8]) -> Result<Option<u16>, ProtocolError> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(ProtocolError { code: close_code::PROTOCOL_ERROR, reason: "close payload of one byte" }),
+        [high, low, reason @ ..] => {
+            let code = u16::from_be_bytes([*high, *low]);
+            if !close_code::is_valid(code) {
+                return Err(ProtocolError { code: close_code::PROTOCOL_ERROR, reason: "invalid close code" });
+            }
+            if std::str::from_utf8(reason).is_err() {
+                return Err(ProtocolError { code: close_code::INVALID_PAYLOAD, reason: "close reason is not UTF-8" });
+            }
+            Ok(Some(code))
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

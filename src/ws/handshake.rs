@@ -1,0 +1,87 @@
+//! The opening handshake (RFC 6455 §4.2): an HTTP/1.1 `GET` that asks to
+//! switch protocols, answered `101`.
+//!
+//! ```text
+//! GET /echo HTTP/1.1
+//! Host: 127.0.0.1:8080
+//! Upgrade: websocket
+//! Connection: Upgrade
+//! Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==
+//! Sec-WebSocket-Version: 13
+//!
+//! HTTP/1.1 101 Switching Protocols
+//! Upgrade: websocket
+//! Connection: Upgrade
+//! Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+//! ```
+//!
+//! The accept value proves the server read this request as WebSocket: it
+//! is the base64 SHA-1 of the client's key joined with a fixed GUID. A cache
+//! or a server that does not speak WebSocket could not produce it.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use sha1::{Digest, Sha1};
+
+use crate::http::{Method, RequestHead, Response, Status, Version};
+
+/// §1.3: the GUID appended to the key.
+const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`.
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha1 = Sha1::new();
+    sha1.update(key);
+    sha1.update(GUID.as_bytes());
+    BASE64.encode(sha1.finalize())
+}
+
+/// Checks a handshake request (§4.2.1); returns the accept value, or the
+/// response that refuses it.
+pub fn validate(head: &RequestHead) -> Result<String, Response> {
+    let refuse = |reason: &str| Err(Response::text(Status::BAD_REQUEST, reason));
+    if head.method != Method::Get || head.version != Version::Http11 {
+        return refuse("a WebSocket handshake is an HTTP/1.1 GET");
+    }
+    if !head.header_has_token("upgrade", "websocket") {
+        return Err(Response::text(Status::UPGRADE_REQUIRED, "this resource speaks WebSocket")
+            .header("Upgrade", "websocket")
+            .header("Sec-WebSocket-Version", "13"));
+    }
+    if !head.header_has_token("connection", "upgrade") {
+        return refuse("the Connection header must hold the Upgrade token");
+    }
+    // §4.2.2: a version we do not speak gets 426 and the versions we do.
+    if head.header("sec-websocket-version") != Some(b"13") {
+        return Err(Response::text(Status::UPGRADE_REQUIRED, "only WebSocket version 13 is supported")
+            .header("Sec-WebSocket-Version", "13"));
+    }
+    // §4.1: the key is a base64-encoded 16-byte value.
+    let key = head.header("sec-websocket-key").unwrap_or_default();
+    match BASE64.decode(key) {
+        Ok(bytes) if bytes.len() == 16 => Ok(accept_key(key)),
+        _ => refuse("Sec-WebSocket-Key must be base64 of 16 bytes"),
+    }
+}
+
+/// Appends the `101` response.
+pub fn write_accept(out: &mut Vec<u8>, accept: &str, date: &[u8]) {
+    use crate::http::response::{write_head, Framing, HeadFields};
+    let headers = [
+        ("Upgrade", "websocket".to_owned()),
+        ("Connection", "Upgrade".to_owned()),
+        ("Sec-WebSocket-Accept", accept.to_owned()),
+    ];
+    write_head(out, Status::SWITCHING_PROTOCOLS, &HeadFields { date, framing: Framing::None, close: false, headers: &headers });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_matches_the_rfc_example() {
+        // §1.3's worked example.
+        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+}

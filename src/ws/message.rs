@@ -1,0 +1,80 @@
+//! Message assembly (RFC 6455 §5.4): data frames in, whole messages out.
+//!
+//! A message is a Text or Binary frame followed by zero or more
+//! Continuation frames, the last with FIN set. Control frames may come in
+//! between (the connection handles those); a new data frame may not. Payload
+//! is taken as it arrives: appended to the message buffer, unmasked in place,
+//! and — for text — checked as UTF-8 right away. Nothing is reserved from
+//! what a header *announces*: a 14-byte header claiming 16 MiB costs 14
+//! bytes until the 16 MiB actually arrive.
+
+use super::frame::{close_code, FrameHeader, OpCode, ProtocolError};
+use super::mask::apply_mask;
+use super::utf8::Utf8Validator;
+
+/// A complete message. `data` is valid UTF-8 when `opcode` is `Text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub opcode: OpCode,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+pub struct MessageAssembler {
+    /// The opcode of the message in progress, if one is.
+    current: Option<OpCode>,
+    buffer: Vec<u8>,
+    utf8: Utf8Validator,
+    max_size: usize,
+}
+
+const fn error(code: u16, reason: &'static str) -> ProtocolError {
+    ProtocolError { code, reason }
+}
+
+impl MessageAssembler {
+    pub fn new(max_size: usize) -> Self {
+        MessageAssembler { max_size, ..Self::default() }
+    }
+
+    /// A data frame's header arrived: check it continues what it must.
+    pub fn begin_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        match (header.opcode, self.current) {
+            // §5.4: a continuation needs a message to continue...
+            (OpCode::Continuation, None) => return Err(error(close_code::PROTOCOL_ERROR, "continuation without a message")),
+            (OpCode::Continuation, Some(_)) => {}
+            // ...and a new message may not start inside another.
+            (_, Some(_)) => return Err(error(close_code::PROTOCOL_ERROR, "new message inside a fragmented one")),
+            (opcode, None) => self.current = Some(opcode),
+        }
+        if self.buffer.len() as u64 + header.payload_len > self.max_size as u64 {
+            return Err(error(close_code::TOO_BIG, "message too big"));
+        }
+        Ok(())
+    }
+
+    /// Payload bytes of the current frame, still masked; `offset` is where
+    /// they start within the frame's payload.
+    pub fn payload(&mut self, masked: &[u8], mask: [u8; 4], offset: usize) -> Result<(), ProtocolError> {
+        let start = self.buffer.len();
+        self.buffer.extend_from_slice(masked);
+        apply_mask(&mut self.buffer[start..], mask, offset);
+        if self.current == Some(OpCode::Text) && self.utf8.feed(&self.buffer[start..]).is_err() {
+            // §8.1: fail as soon as the invalid byte arrives.
+            return Err(error(close_code::INVALID_PAYLOAD, "invalid UTF-8 in a text message"));
+        }
+        Ok(())
+    }
+
+    /// The current frame is complete; with FIN, so is the message.
+    pub fn end_frame(&mut self, fin: bool) -> Result<Option<Message>, ProtocolError> {
+        if !fin {
+            return Ok(None);
+        }
+        let opcode = self.current.take().expect("a frame was begun");
+        if opcode == OpCode::Text && self.utf8.finish().is_err() {
+            return Err(error(close_code::INVALID_PAYLOAD, "text message ends inside a character"));
+        }
+        Ok(Some(Message { opcode, data: std::mem::take(&mut self.buffer) }))
+    }
+}

@@ -1,0 +1,22 @@
+//! WebSocket (RFC 6455), in layers that each do one thing:
+//!
+//! - [`handshake`]: the HTTP/1.1 upgrade — validation and `Sec-WebSocket-Accept`;
+//! - [`frame`]: the frame header codec, opcodes, close codes;
+//! - [`mask`]: client-to-server masking, eight bytes at a time;
+//! - [`utf8`]: incremental UTF-8 validation across fragments;
+//! - [`message`]: fragments assembled into messages;
+//! - [`connection`]: the connection state machine — control frames and
+//!   the close handshake.
+//!
+//! Like `http/`, nothing here touches a socket or a clock: bytes in, events
+//! and bytes out. The session in `app/session.rs` connects it to the loop.
+
+pub mod connection;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod message;
+pub mod utf8;
+
+pub use connection::{WsConnection, WsEvent, WsState};
+pub use frame::{close_code, OpCode};
