@@ -39,12 +39,26 @@ pub struct Feed {
 
 impl Feed {
     /// Replays after `after` (`None`: from now) into `out`, and subscribes.
-    pub fn start(channel: String, after: Option<u64>, transport: Transport, token: usize, out: &mut Vec<u8>, cx: &Context) -> Feed {
+    pub fn start(
+        channel: String,
+        after: Option<u64>,
+        transport: Transport,
+        token: usize,
+        out: &mut Vec<u8>,
+        cx: &Context,
+    ) -> Feed {
         let replay = {
             // Replay and subscribe under one lock: no publish falls between.
             let mut hub = cx.shared.hub();
             let replay = hub.replay(&channel, after);
-            hub.subscribe(&channel, Subscriber { worker: cx.worker, token, once: false });
+            hub.subscribe(
+                &channel,
+                Subscriber {
+                    worker: cx.worker,
+                    token,
+                    once: false,
+                },
+            );
             replay
         };
         if replay.gap {
@@ -55,7 +69,11 @@ impl Feed {
         }
         Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
         let last_id = replay.messages.last().map_or(replay.last_id, |m| m.id);
-        Feed { channel, last_id, transport }
+        Feed {
+            channel,
+            last_id,
+            transport,
+        }
     }
 
     /// Queues a live delivery. Returns false when the subscriber has fallen
@@ -71,7 +89,8 @@ impl Feed {
             Stats::add(&cx.stats().messages_delivered, 1);
         } else {
             let replay = cx.shared.hub().replay(&self.channel, Some(self.last_id));
-            let missing: Vec<&Arc<Message>> = replay.messages.iter().take_while(|m| m.id <= id).collect();
+            let missing: Vec<&Arc<Message>> =
+                replay.messages.iter().take_while(|m| m.id <= id).collect();
             out.with_owned(|buf| missing.iter().for_each(|m| encode(self.transport, m, buf)));
             Stats::add(&cx.stats().messages_delivered, missing.len() as u64);
         }

@@ -96,7 +96,11 @@ impl Delivery {
     pub fn ws_frame(&self) -> Arc<[u8]> {
         Arc::clone(self.ws_frame.get_or_init(|| {
             let mut out = Vec::new();
-            crate::ws::frame::write_frame(&mut out, crate::ws::OpCode::Text, self.message.json.as_bytes());
+            crate::ws::frame::write_frame(
+                &mut out,
+                crate::ws::OpCode::Text,
+                self.message.json.as_bytes(),
+            );
             out.into()
         }))
     }

@@ -49,7 +49,10 @@ pub enum Action {
         after: Option<u64>,
     },
     /// Switch to WebSocket (the handshake was valid; `accept` is its answer).
-    WebSocket { endpoint: Endpoint, accept: String },
+    WebSocket {
+        endpoint: Endpoint,
+        accept: String,
+    },
 }
 
 pub fn route(head: &RequestHead, body: &[u8], cx: &mut Context) -> Action {
@@ -76,7 +79,10 @@ fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Ac
     }
     if path == "/echo" {
         let accept = handshake::validate(head)?;
-        return Ok(Action::WebSocket { endpoint: Endpoint::Echo, accept });
+        return Ok(Action::WebSocket {
+            endpoint: Endpoint::Echo,
+            accept,
+        });
     }
     let Some(rest) = path.strip_prefix("/ch/") else {
         return Err(Response::text(Status::NOT_FOUND, "no such path"));
@@ -118,6 +124,12 @@ fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Ac
                 after,
                 timeout,
             })
+        }
+        "ws" => {
+            let accept = handshake::validate(head)?;
+            let after = number(head, "after")?;
+            let endpoint = Endpoint::Channel { channel, after };
+            Ok(Action::WebSocket { endpoint, accept })
         }
         _ => {
             allow(head, &[Method::Get])?;

@@ -315,7 +315,11 @@ impl Session {
             headers: &headers,
         };
 
-        let transport = if chunked { Transport::SseChunked } else { Transport::SsePlain };
+        let transport = if chunked {
+            Transport::SseChunked
+        } else {
+            Transport::SsePlain
+        };
         let token = self.token;
         let feed = out.with_owned(|buf| {
             write_head(buf, Status::OK, &fields);
@@ -461,7 +465,11 @@ impl Session {
     /// The connection is going away: leave every table.
     pub fn on_closed(&mut self, cx: &Context) {
         match &self.mode {
-            Mode::LongPoll(parked) => cx.shared.hub().unsubscribe(&parked.channel, cx.worker, self.token),
+            Mode::LongPoll(parked) => {
+                cx.shared
+                    .hub()
+                    .unsubscribe(&parked.channel, cx.worker, self.token)
+            }
             Mode::EventStream(stream) => stream.feed.stop(self.token, cx),
             Mode::WebSocket(ws) => ws.on_closed(self.token, cx),
             Mode::Http | Mode::Closing => {}

@@ -45,13 +45,26 @@ pub struct WebSocket {
 
 impl WebSocket {
     /// Answers `101`, and for a channel replays and subscribes.
-    pub fn start(endpoint: Endpoint, accept: &str, token: usize, out: &mut OutputQueue, cx: &mut Context) -> WebSocket {
+    pub fn start(
+        endpoint: Endpoint,
+        accept: &str,
+        token: usize,
+        out: &mut OutputQueue,
+        cx: &mut Context,
+    ) -> WebSocket {
         let date = cx.date();
         let role = out.with_owned(|buf| {
             handshake::write_accept(buf, accept, &date);
             match endpoint {
                 Endpoint::Echo => Role::Echo,
-                Endpoint::Channel { channel, after } => Role::Channel(Feed::start(channel, after, Transport::WebSocket, token, buf, cx)),
+                Endpoint::Channel { channel, after } => Role::Channel(Feed::start(
+                    channel,
+                    after,
+                    Transport::WebSocket,
+                    token,
+                    buf,
+                    cx,
+                )),
             }
         });
         WebSocket {
@@ -63,7 +76,12 @@ impl WebSocket {
     }
 
     /// Frames from the client; returns the bytes used and whether to close.
-    pub fn on_input(&mut self, input: &[u8], out: &mut OutputQueue, cx: &mut Context) -> (usize, Close) {
+    pub fn on_input(
+        &mut self,
+        input: &[u8],
+        out: &mut OutputQueue,
+        cx: &mut Context,
+    ) -> (usize, Close) {
         if self.conn.state() == WsState::Open {
             self.awaiting_pong = false;
             self.next_check = cx.now + cx.config().ws_ping;
@@ -91,13 +109,23 @@ impl WebSocket {
             (WsEvent::Message(message), Role::Channel(feed)) => {
                 if message.opcode != OpCode::Text {
                     // §7.4.1: 1003, a type of data the endpoint cannot accept.
-                    out.with_owned(|buf| self.conn.close(close_code::UNSUPPORTED_DATA, "only text messages are published", buf));
+                    out.with_owned(|buf| {
+                        self.conn.close(
+                            close_code::UNSUPPORTED_DATA,
+                            "only text messages are published",
+                            buf,
+                        )
+                    });
                     self.next_check = cx.now + CLOSE_TIMEOUT;
                     return;
                 }
-                let text = String::from_utf8(message.data).expect("validated as UTF-8 by the decoder");
+                let text =
+                    String::from_utf8(message.data).expect("validated as UTF-8 by the decoder");
                 if text.len() > cx.config().max_message {
-                    out.with_owned(|buf| self.conn.close(close_code::TOO_BIG, "message too large", buf));
+                    out.with_owned(|buf| {
+                        self.conn
+                            .close(close_code::TOO_BIG, "message too large", buf)
+                    });
                     self.next_check = cx.now + CLOSE_TIMEOUT;
                     return;
                 }
@@ -109,7 +137,12 @@ impl WebSocket {
     }
 
     /// A message was published to this subscriber's channel.
-    pub fn on_deliver(&mut self, delivery: &Delivery, out: &mut OutputQueue, cx: &Context) -> Close {
+    pub fn on_deliver(
+        &mut self,
+        delivery: &Delivery,
+        out: &mut OutputQueue,
+        cx: &Context,
+    ) -> Close {
         if let Role::Channel(feed) = &mut self.role {
             // After our Close, nothing more may be sent (§5.5.1).
             if self.conn.state() == WsState::Open && !feed.deliver(delivery, out, cx) {

@@ -36,7 +36,9 @@ pub enum WsEvent {
     /// A pong arrived (the idle check is satisfied).
     Pong,
     /// The connection is closed: the handshake completed or failed.
-    Closed { code: Option<u16> },
+    Closed {
+        code: Option<u16>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +108,9 @@ impl WsConnection {
                         write_close(out, error.code, error.reason);
                     }
                     self.state = WsState::Closed;
-                    events.push(WsEvent::Closed { code: Some(error.code) });
+                    events.push(WsEvent::Closed {
+                        code: Some(error.code),
+                    });
                 }
             }
         }
@@ -118,19 +122,32 @@ impl WsConnection {
 
     /// One step: a header, or a piece of payload. Returns the bytes used
     /// (0: more input is needed).
-    fn step(&mut self, input: &[u8], out: &mut Vec<u8>, events: &mut Vec<WsEvent>) -> Result<usize, ProtocolError> {
+    fn step(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        events: &mut Vec<WsEvent>,
+    ) -> Result<usize, ProtocolError> {
         match self.receiving {
             Receiving::Header => {
-                let Some((header, len)) = FrameHeader::parse(input)? else { return Ok(0) };
+                let Some((header, len)) = FrameHeader::parse(input)? else {
+                    return Ok(0);
+                };
                 // §5.1: a server MUST close the connection upon receiving a
                 // frame that is not masked.
                 if header.mask.is_none() {
-                    return Err(ProtocolError { code: close_code::PROTOCOL_ERROR, reason: "client frames must be masked" });
+                    return Err(ProtocolError {
+                        code: close_code::PROTOCOL_ERROR,
+                        reason: "client frames must be masked",
+                    });
                 }
                 if !header.opcode.is_control() {
                     self.message.begin_frame(&header)?;
                 }
-                self.receiving = Receiving::Payload { header, received: 0 };
+                self.receiving = Receiving::Payload {
+                    header,
+                    received: 0,
+                };
                 // An empty payload completes the frame at once.
                 self.finish_frame_if_done(out, events)?;
                 Ok(len)
@@ -150,15 +167,24 @@ impl WsConnection {
                 } else {
                     self.message.payload(piece, mask, received as usize)?;
                 }
-                self.receiving = Receiving::Payload { header, received: received + take as u64 };
+                self.receiving = Receiving::Payload {
+                    header,
+                    received: received + take as u64,
+                };
                 self.finish_frame_if_done(out, events)?;
                 Ok(take)
             }
         }
     }
 
-    fn finish_frame_if_done(&mut self, out: &mut Vec<u8>, events: &mut Vec<WsEvent>) -> Result<(), ProtocolError> {
-        let Receiving::Payload { header, received } = self.receiving else { return Ok(()) };
+    fn finish_frame_if_done(
+        &mut self,
+        out: &mut Vec<u8>,
+        events: &mut Vec<WsEvent>,
+    ) -> Result<(), ProtocolError> {
+        let Receiving::Payload { header, received } = self.receiving else {
+            return Ok(());
+        };
         if received < header.payload_len {
             return Ok(());
         }
@@ -203,14 +229,23 @@ impl WsConnection {
 fn parse_close(payload: &[u8]) -> Result<Option<u16>, ProtocolError> {
     match payload {
         [] => Ok(None),
-        [_] => Err(ProtocolError { code: close_code::PROTOCOL_ERROR, reason: "close payload of one byte" }),
+        [_] => Err(ProtocolError {
+            code: close_code::PROTOCOL_ERROR,
+            reason: "close payload of one byte",
+        }),
         [high, low, reason @ ..] => {
             let code = u16::from_be_bytes([*high, *low]);
             if !close_code::is_valid(code) {
-                return Err(ProtocolError { code: close_code::PROTOCOL_ERROR, reason: "invalid close code" });
+                return Err(ProtocolError {
+                    code: close_code::PROTOCOL_ERROR,
+                    reason: "invalid close code",
+                });
             }
             if std::str::from_utf8(reason).is_err() {
-                return Err(ProtocolError { code: close_code::INVALID_PAYLOAD, reason: "close reason is not UTF-8" });
+                return Err(ProtocolError {
+                    code: close_code::INVALID_PAYLOAD,
+                    reason: "close reason is not UTF-8",
+                });
             }
             Ok(Some(code))
         }

@@ -36,7 +36,10 @@ fn run_both(input: &[u8]) -> (Vec<WsEvent>, Vec<u8>) {
 }
 
 fn text(s: &str) -> WsEvent {
-    WsEvent::Message(Message { opcode: OpCode::Text, data: s.as_bytes().to_vec() })
+    WsEvent::Message(Message {
+        opcode: OpCode::Text,
+        data: s.as_bytes().to_vec(),
+    })
 }
 
 /// The close code the server sent in `out`, if its last frame is a Close.
@@ -46,7 +49,9 @@ fn sent_close_code(out: &[u8]) -> Option<u16> {
     while at < out.len() {
         let (h, n) = FrameHeader::parse(&out[at..]).unwrap().unwrap();
         let payload = &out[at + n..at + n + h.payload_len as usize];
-        last = (h.opcode == OpCode::Close).then(|| payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]))).flatten();
+        last = (h.opcode == OpCode::Close)
+            .then(|| payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]])))
+            .flatten();
         at += n + h.payload_len as usize;
     }
     last
@@ -66,17 +71,30 @@ fn fragments_with_a_ping_between() {
 #[test]
 fn each_protocol_error_has_its_close_code() {
     let cases: Vec<(Vec<u8>, u16)> = vec![
-        (vec![0x81, 0x00], 1002),                                   // unmasked
-        (frame(true, OpCode::Continuation, b"x"), 1002),            // nothing to continue
-        ([frame(false, OpCode::Text, b"a"), frame(true, OpCode::Text, b"b")].concat(), 1002),
-        (frame(true, OpCode::Text, &[0xCE, 0xBA, 0xED, 0xA0, 0x80]), 1007),
-        (frame(true, OpCode::Close, &[0x03]), 1002),                // 1-byte close
-        (frame(true, OpCode::Close, &[0x03, 0xED]), 1002),          // code 1005
-        (frame(true, OpCode::Close, &[0x03, 0xE8, 0xFF]), 1007),    // reason not UTF-8
+        (vec![0x81, 0x00], 1002),                        // unmasked
+        (frame(true, OpCode::Continuation, b"x"), 1002), // nothing to continue
+        (
+            [
+                frame(false, OpCode::Text, b"a"),
+                frame(true, OpCode::Text, b"b"),
+            ]
+            .concat(),
+            1002,
+        ),
+        (
+            frame(true, OpCode::Text, &[0xCE, 0xBA, 0xED, 0xA0, 0x80]),
+            1007,
+        ),
+        (frame(true, OpCode::Close, &[0x03]), 1002), // 1-byte close
+        (frame(true, OpCode::Close, &[0x03, 0xED]), 1002), // code 1005
+        (frame(true, OpCode::Close, &[0x03, 0xE8, 0xFF]), 1007), // reason not UTF-8
     ];
     for (input, code) in cases {
         let (events, out) = run_both(&input);
-        assert!(matches!(events.last(), Some(WsEvent::Closed { .. })), "{input:?}");
+        assert!(
+            matches!(events.last(), Some(WsEvent::Closed { .. })),
+            "{input:?}"
+        );
         assert_eq!(sent_close_code(&out), Some(code), "{input:?}");
     }
 }
@@ -86,7 +104,11 @@ fn invalid_utf8_fails_before_the_message_ends() {
     // The first fragment is already invalid; the message never finishes.
     let mut ws = WsConnection::new(1 << 20);
     let (mut events, mut out) = (Vec::new(), Vec::new());
-    ws.receive(&frame(false, OpCode::Text, &[b'a', 0xFF]), &mut out, &mut events);
+    ws.receive(
+        &frame(false, OpCode::Text, &[b'a', 0xFF]),
+        &mut out,
+        &mut events,
+    );
     assert_eq!(sent_close_code(&out), Some(1007));
     assert_eq!(ws.state(), WsState::Closed);
 }
@@ -118,17 +140,34 @@ fn after_our_close_data_is_ignored_until_the_peers_close() {
     let (mut events, mut out) = (Vec::new(), Vec::new());
     ws.close(close_code::GOING_AWAY, "bye", &mut out);
     out.clear();
-    ws.receive(&frame(true, OpCode::Text, b"ignored"), &mut out, &mut events);
-    ws.receive(&frame(true, OpCode::Ping, b"no pong"), &mut out, &mut events);
+    ws.receive(
+        &frame(true, OpCode::Text, b"ignored"),
+        &mut out,
+        &mut events,
+    );
+    ws.receive(
+        &frame(true, OpCode::Ping, b"no pong"),
+        &mut out,
+        &mut events,
+    );
     assert!(events.is_empty() && out.is_empty());
-    ws.receive(&frame(true, OpCode::Close, &[0x03, 0xE9]), &mut out, &mut events);
+    ws.receive(
+        &frame(true, OpCode::Close, &[0x03, 0xE9]),
+        &mut out,
+        &mut events,
+    );
     assert_eq!(events, vec![WsEvent::Closed { code: Some(1001) }]);
     assert!(out.is_empty(), "no second close");
     assert_eq!(ws.state(), WsState::Closed);
 }
 
 fn any_opcode() -> impl Strategy<Value = OpCode> {
-    prop_oneof![Just(OpCode::Text), Just(OpCode::Binary), Just(OpCode::Ping), Just(OpCode::Pong)]
+    prop_oneof![
+        Just(OpCode::Text),
+        Just(OpCode::Binary),
+        Just(OpCode::Ping),
+        Just(OpCode::Pong)
+    ]
 }
 
 proptest! {

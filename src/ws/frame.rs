@@ -95,14 +95,19 @@ pub struct ProtocolError {
 }
 
 const fn protocol(reason: &'static str) -> ProtocolError {
-    ProtocolError { code: close_code::PROTOCOL_ERROR, reason }
+    ProtocolError {
+        code: close_code::PROTOCOL_ERROR,
+        reason,
+    }
 }
 
 impl FrameHeader {
     /// Parses a header from the start of `input`: `Ok(None)` until all of
     /// it has arrived, else the header and its length in bytes.
     pub fn parse(input: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
-        let [first, second, ..] = *input else { return Ok(None) };
+        let [first, second, ..] = *input else {
+            return Ok(None);
+        };
         // §5.2: RSV1-3 MUST be 0 unless an extension defining them was
         // negotiated; we negotiate none.
         if first & 0x70 != 0 {
@@ -141,13 +146,23 @@ impl FrameHeader {
             }
         }
         let mask = if masked {
-            let Some(key) = input.get(at..at + 4) else { return Ok(None) };
+            let Some(key) = input.get(at..at + 4) else {
+                return Ok(None);
+            };
             at += 4;
             Some(key.try_into().expect("4 bytes"))
         } else {
             None
         };
-        Ok(Some((FrameHeader { fin, opcode, mask, payload_len }, at)))
+        Ok(Some((
+            FrameHeader {
+                fin,
+                opcode,
+                mask,
+                payload_len,
+            },
+            at,
+        )))
     }
 }
 
@@ -175,7 +190,13 @@ pub fn write_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 
 /// Appends a masked frame, as a client sends it (for tests, fuzzing and
 /// the load tool: the server itself never masks).
-pub fn write_client_frame(out: &mut Vec<u8>, fin: bool, opcode: OpCode, payload: &[u8], mask: [u8; 4]) {
+pub fn write_client_frame(
+    out: &mut Vec<u8>,
+    fin: bool,
+    opcode: OpCode,
+    payload: &[u8],
+    mask: [u8; 4],
+) {
     let start = out.len();
     write_header(out, fin, opcode, payload.len());
     out[start + 1] |= 0x80;
@@ -200,12 +221,19 @@ mod tests {
     fn parses_the_rfc_examples() {
         // §5.7: a single-frame unmasked text message "Hello".
         let (h, n) = FrameHeader::parse(&[0x81, 0x05, 0x48]).unwrap().unwrap();
-        assert_eq!((h.fin, h.opcode, h.mask, h.payload_len, n), (true, OpCode::Text, None, 5, 2));
+        assert_eq!(
+            (h.fin, h.opcode, h.mask, h.payload_len, n),
+            (true, OpCode::Text, None, 5, 2)
+        );
         // §5.7: masked "Hello".
-        let (h, n) = FrameHeader::parse(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d]).unwrap().unwrap();
+        let (h, n) = FrameHeader::parse(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d])
+            .unwrap()
+            .unwrap();
         assert_eq!((h.mask, n), (Some([0x37, 0xfa, 0x21, 0x3d]), 6));
         // §5.7: 256 bytes binary in a single unmasked frame.
-        let (h, n) = FrameHeader::parse(&[0x82, 0x7E, 0x01, 0x00]).unwrap().unwrap();
+        let (h, n) = FrameHeader::parse(&[0x82, 0x7E, 0x01, 0x00])
+            .unwrap()
+            .unwrap();
         assert_eq!((h.opcode, h.payload_len, n), (OpCode::Binary, 256, 4));
     }
 
@@ -235,7 +263,9 @@ mod tests {
         for valid in [1000, 1001, 1002, 1003, 1007, 1011, 1012, 1014, 3000, 4999] {
             assert!(close_code::is_valid(valid), "{valid}");
         }
-        for invalid in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for invalid in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!close_code::is_valid(invalid), "{invalid}");
         }
     }

@@ -44,17 +44,22 @@ pub fn validate(head: &RequestHead) -> Result<String, Response> {
         return refuse("a WebSocket handshake is an HTTP/1.1 GET");
     }
     if !head.header_has_token("upgrade", "websocket") {
-        return Err(Response::text(Status::UPGRADE_REQUIRED, "this resource speaks WebSocket")
-            .header("Upgrade", "websocket")
-            .header("Sec-WebSocket-Version", "13"));
+        return Err(
+            Response::text(Status::UPGRADE_REQUIRED, "this resource speaks WebSocket")
+                .header("Upgrade", "websocket")
+                .header("Sec-WebSocket-Version", "13"),
+        );
     }
     if !head.header_has_token("connection", "upgrade") {
         return refuse("the Connection header must hold the Upgrade token");
     }
     // §4.2.2: a version we do not speak gets 426 and the versions we do.
     if head.header("sec-websocket-version") != Some(b"13") {
-        return Err(Response::text(Status::UPGRADE_REQUIRED, "only WebSocket version 13 is supported")
-            .header("Sec-WebSocket-Version", "13"));
+        return Err(Response::text(
+            Status::UPGRADE_REQUIRED,
+            "only WebSocket version 13 is supported",
+        )
+        .header("Sec-WebSocket-Version", "13"));
     }
     // §4.1: the key is a base64-encoded 16-byte value.
     let key = head.header("sec-websocket-key").unwrap_or_default();
@@ -72,7 +77,16 @@ pub fn write_accept(out: &mut Vec<u8>, accept: &str, date: &[u8]) {
         ("Connection", "Upgrade".to_owned()),
         ("Sec-WebSocket-Accept", accept.to_owned()),
     ];
-    write_head(out, Status::SWITCHING_PROTOCOLS, &HeadFields { date, framing: Framing::None, close: false, headers: &headers });
+    write_head(
+        out,
+        Status::SWITCHING_PROTOCOLS,
+        &HeadFields {
+            date,
+            framing: Framing::None,
+            close: false,
+            headers: &headers,
+        },
+    );
 }
 
 #[cfg(test)]
@@ -82,6 +96,9 @@ mod tests {
     #[test]
     fn accept_matches_the_rfc_example() {
         // §1.3's worked example.
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }

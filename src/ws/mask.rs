@@ -14,7 +14,9 @@
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     // Rotate the key so that data[0] pairs with key[offset % 4].
     let key = rotate(key, offset);
-    let key64 = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let key64 = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let word = u64::from_ne_bytes((&*chunk).try_into().expect("8 bytes")) ^ key64;

@@ -34,17 +34,30 @@ const fn error(code: u16, reason: &'static str) -> ProtocolError {
 
 impl MessageAssembler {
     pub fn new(max_size: usize) -> Self {
-        MessageAssembler { max_size, ..Self::default() }
+        MessageAssembler {
+            max_size,
+            ..Self::default()
+        }
     }
 
     /// A data frame's header arrived: check it continues what it must.
     pub fn begin_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
         match (header.opcode, self.current) {
             // §5.4: a continuation needs a message to continue...
-            (OpCode::Continuation, None) => return Err(error(close_code::PROTOCOL_ERROR, "continuation without a message")),
+            (OpCode::Continuation, None) => {
+                return Err(error(
+                    close_code::PROTOCOL_ERROR,
+                    "continuation without a message",
+                ))
+            }
             (OpCode::Continuation, Some(_)) => {}
             // ...and a new message may not start inside another.
-            (_, Some(_)) => return Err(error(close_code::PROTOCOL_ERROR, "new message inside a fragmented one")),
+            (_, Some(_)) => {
+                return Err(error(
+                    close_code::PROTOCOL_ERROR,
+                    "new message inside a fragmented one",
+                ))
+            }
             (opcode, None) => self.current = Some(opcode),
         }
         if self.buffer.len() as u64 + header.payload_len > self.max_size as u64 {
@@ -55,13 +68,21 @@ impl MessageAssembler {
 
     /// Payload bytes of the current frame, still masked; `offset` is where
     /// they start within the frame's payload.
-    pub fn payload(&mut self, masked: &[u8], mask: [u8; 4], offset: usize) -> Result<(), ProtocolError> {
+    pub fn payload(
+        &mut self,
+        masked: &[u8],
+        mask: [u8; 4],
+        offset: usize,
+    ) -> Result<(), ProtocolError> {
         let start = self.buffer.len();
         self.buffer.extend_from_slice(masked);
         apply_mask(&mut self.buffer[start..], mask, offset);
         if self.current == Some(OpCode::Text) && self.utf8.feed(&self.buffer[start..]).is_err() {
             // §8.1: fail as soon as the invalid byte arrives.
-            return Err(error(close_code::INVALID_PAYLOAD, "invalid UTF-8 in a text message"));
+            return Err(error(
+                close_code::INVALID_PAYLOAD,
+                "invalid UTF-8 in a text message",
+            ));
         }
         Ok(())
     }
@@ -73,8 +94,14 @@ impl MessageAssembler {
         }
         let opcode = self.current.take().expect("a frame was begun");
         if opcode == OpCode::Text && self.utf8.finish().is_err() {
-            return Err(error(close_code::INVALID_PAYLOAD, "text message ends inside a character"));
+            return Err(error(
+                close_code::INVALID_PAYLOAD,
+                "text message ends inside a character",
+            ));
         }
-        Ok(Some(Message { opcode, data: std::mem::take(&mut self.buffer) }))
+        Ok(Some(Message {
+            opcode,
+            data: std::mem::take(&mut self.buffer),
+        }))
     }
 }

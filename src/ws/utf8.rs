@@ -26,7 +26,9 @@ impl Utf8Validator {
     pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), InvalidUtf8> {
         // First complete the character left over from the last piece.
         while self.tail_len > 0 {
-            let Some((&byte, rest)) = bytes.split_first() else { return Ok(()) };
+            let Some((&byte, rest)) = bytes.split_first() else {
+                return Ok(());
+            };
             self.tail[self.tail_len] = byte;
             self.tail_len += 1;
             bytes = rest;

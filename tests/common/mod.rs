@@ -292,3 +292,5 @@ impl SseClient {
         }
     }
 }
+
+pub mod ws;
