@@ -149,11 +149,14 @@ fn answering_pings_keeps_an_idle_connection_open() {
     assert_eq!(reply.text(), "still here");
 }
 
+/// Something a misbehaving client does.
+type ClientAction = dyn Fn(&mut WsClient);
+
 #[test]
 fn each_protocol_error_closes_with_its_code() {
     let server = start();
     let unmasked = |ws: &mut WsClient| ws.client.send([0x81, 0x02, b'h', b'i']);
-    let cases: Vec<(&str, Box<dyn Fn(&mut WsClient)>, u16)> = vec![
+    let cases: Vec<(&str, Box<ClientAction>, u16)> = vec![
         ("unmasked frame", Box::new(unmasked), 1002),
         (
             "reserved bit",
