@@ -34,6 +34,9 @@ pub struct Config {
     pub sse_heartbeat: Duration,
     /// End event streams after this long, as proxies do. Default off.
     pub sse_max_duration: Option<Duration>,
+    /// Close channel WebSockets (1001, going away) after this long, as load
+    /// balancers do; clients resume with `?after=`. Default off.
+    pub ws_max_duration: Option<Duration>,
     /// Ping an idle WebSocket this often; close it if no pong follows. Default 30 s.
     pub ws_ping: Duration,
     /// Largest WebSocket message (close `1009` above). Default 16 MiB.
@@ -57,6 +60,7 @@ impl Default for Config {
             sse_retry: Duration::from_millis(2000),
             sse_heartbeat: Duration::from_secs(15),
             sse_max_duration: None,
+            ws_max_duration: None,
             ws_ping: Duration::from_secs(30),
             max_ws_message: 16 * 1024 * 1024,
             ticker: None,
@@ -81,6 +85,7 @@ OPTIONS:
   --sse-heartbeat SECONDS  comment line on quiet streams [default: 15]
   --sse-max-duration SECONDS  end streams after this long [default: off]
   --ws-ping SECONDS        ping idle WebSockets      [default: 30]
+  --ws-max-duration SECONDS  close channel WebSockets after this long [default: off]
   --max-ws-message BYTES   largest WebSocket message [default: 16777216]
   --ticker SECONDS         publish the clock to channel `clock`, 0 = off [default: 1]
   -h, --help               print this help
@@ -130,6 +135,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 config.sse_max_duration = Some(seconds()?).filter(|d| !d.is_zero())
             }
             "--ws-ping" => config.ws_ping = seconds()?,
+            "--ws-max-duration" => {
+                config.ws_max_duration = Some(seconds()?).filter(|d| !d.is_zero())
+            }
             "--max-ws-message" => config.max_ws_message = number()? as usize,
             "--ticker" => config.ticker = Some(seconds()?).filter(|d| !d.is_zero()),
             _ => return Err(format!("unknown option {flag} (see --help)")),

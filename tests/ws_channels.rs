@@ -113,3 +113,34 @@ fn broadcast_frame_is_encoded_once() {
         &delivery.ws_frame()
     ));
 }
+
+#[test]
+fn max_duration_closes_with_1001_and_the_client_resumes() {
+    let server = start_with(|c| c.ws_max_duration = Some(Duration::from_millis(200)));
+    let mut ws = WsClient::connect(server.addr, "/ch/md/ws");
+    Client::connect(server.addr).post("/ch/md", "before");
+    assert_eq!(ws.frame().json()["id"], 1);
+    let close = ws.frame();
+    assert_eq!(close.close_code(), Some(1001));
+    ws.send_frame(true, OpCode::Close, &close.payload[..2]);
+    assert!(ws.client.closed_within(Duration::from_secs(5)));
+    Client::connect(server.addr).post("/ch/md", "while away");
+    let mut resumed = WsClient::connect(server.addr, "/ch/md/ws?after=1");
+    assert_eq!(resumed.frame().json()["data"], "while away");
+}
+
+#[test]
+fn a_message_sent_while_the_server_closes_is_still_published() {
+    let server = start_with(|c| c.ws_max_duration = Some(Duration::from_millis(100)));
+    let mut ws = WsClient::connect(server.addr, "/ch/inflight/ws");
+    let close = ws.frame();
+    assert_eq!(close.close_code(), Some(1001));
+    // The client had this in flight before it read the server's Close.
+    ws.send_text("sent before seeing the close");
+    ws.send_frame(true, OpCode::Close, &close.payload[..2]);
+    assert!(ws.client.closed_within(Duration::from_secs(5)));
+    let poll = Client::connect(server.addr)
+        .get("/ch/inflight/poll?after=0")
+        .json();
+    assert_eq!(poll["messages"][0]["data"], "sent before seeing the close");
+}

@@ -41,6 +41,8 @@ pub struct WebSocket {
     awaiting_pong: bool,
     /// When to ping, give up on the pong, or give up on the close.
     next_check: Instant,
+    /// `--ws-max-duration`: when a channel subscriber is sent away.
+    ends_at: Option<Instant>,
 }
 
 impl WebSocket {
@@ -67,11 +69,16 @@ impl WebSocket {
                 )),
             }
         });
+        let ends_at = match role {
+            Role::Channel(_) => cx.config().ws_max_duration.map(|d| cx.now + d),
+            Role::Echo => None,
+        };
         WebSocket {
             conn: WsConnection::new(cx.config().max_ws_message),
             role,
             awaiting_pong: false,
             next_check: cx.now + cx.config().ws_ping,
+            ends_at,
         }
     }
 
@@ -104,9 +111,14 @@ impl WebSocket {
     fn on_event(&mut self, event: WsEvent, out: &mut OutputQueue, cx: &mut Context) {
         match (event, &self.role) {
             (WsEvent::Message(message), Role::Echo) => {
-                out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
+                // After our Close nothing more may be sent (§5.5.1).
+                if self.conn.state() == WsState::Open {
+                    out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
+                }
             }
             (WsEvent::Message(message), Role::Channel(feed)) => {
+                // Published even after our Close: the client sent it before
+                // it saw the Close, and will resume from its last id.
                 if message.opcode != OpCode::Text {
                     // §7.4.1: 1003, a type of data the endpoint cannot accept.
                     out.with_owned(|buf| {
@@ -153,10 +165,17 @@ impl WebSocket {
     }
 
     pub fn deadline(&self) -> Instant {
-        self.next_check
+        self.ends_at
+            .map_or(self.next_check, |end| end.min(self.next_check))
     }
 
     pub fn on_timer(&mut self, out: &mut OutputQueue, cx: &Context) -> Close {
+        if self.ends_at.is_some_and(|end| cx.now >= end) {
+            self.ends_at = None;
+            // §7.4.1: 1001, going away — the client resumes with ?after=.
+            self.close(close_code::GOING_AWAY, "max duration reached", out, cx);
+            return self.close_state();
+        }
         if cx.now < self.next_check {
             return self.close_state();
         }

@@ -16,7 +16,7 @@
 //!  Open ── peer's Close ──► reply Close (same code) ──► Closed
 //!   │
 //!   ├── we close (`close`) ──► CloseSent ── peer's Close ──► Closed
-//!   │                          (data frames from the peer are ignored)
+//!   │                          (messages still arrive; nothing is sent)
 //!   └── protocol error ──► send Close (1002/1007/1009) ──► Closed
 //! ```
 //!
@@ -211,11 +211,12 @@ impl WsConnection {
                 events.push(WsEvent::Closed { code });
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                // Still reported in CloseSent: the peer may have sent it
+                // before our Close reached it, and dropping it would lose
+                // a message the peer believes delivered. The caller must
+                // not answer it (§5.5.1: no data after a Close).
                 if let Some(message) = self.message.end_frame(header.fin)? {
-                    // After our Close, data is discarded (§5.5.1).
-                    if self.state == WsState::Open {
-                        events.push(WsEvent::Message(message));
-                    }
+                    events.push(WsEvent::Message(message));
                 }
             }
         }

@@ -135,22 +135,25 @@ fn close_is_echoed_and_nothing_follows() {
 }
 
 #[test]
-fn after_our_close_data_is_ignored_until_the_peers_close() {
+fn after_our_close_messages_arrive_but_nothing_is_sent() {
     let mut ws = WsConnection::new(1 << 20);
     let (mut events, mut out) = (Vec::new(), Vec::new());
     ws.close(close_code::GOING_AWAY, "bye", &mut out);
     out.clear();
-    ws.receive(
-        &frame(true, OpCode::Text, b"ignored"),
-        &mut out,
-        &mut events,
-    );
+    // Sent by the peer before it saw our Close: still delivered, not lost.
+    let in_flight = frame(true, OpCode::Text, b"in flight");
+    ws.receive(&in_flight, &mut out, &mut events);
+    assert_eq!(events, vec![text("in flight")]);
+    events.clear();
     ws.receive(
         &frame(true, OpCode::Ping, b"no pong"),
         &mut out,
         &mut events,
     );
-    assert!(events.is_empty() && out.is_empty());
+    assert!(
+        events.is_empty() && out.is_empty(),
+        "no pong after our Close"
+    );
     ws.receive(
         &frame(true, OpCode::Close, &[0x03, 0xE9]),
         &mut out,
