@@ -75,7 +75,7 @@ USAGE: rtweb [OPTIONS]
 
 OPTIONS:
   --addr ADDR              listen address            [default: 127.0.0.1:8080]
-  --threads N              event loops               [default: 1]
+  --threads N              event loops               [default: number of cores]
   --retain N               messages kept per channel [default: 1000]
   --max-message BYTES      largest published message [default: 65536]
   --head-timeout SECONDS   time to send a request head [default: 10]
@@ -99,9 +99,13 @@ pub enum Command {
 }
 
 /// Parses the arguments after the program name. The binary's defaults
-/// differ from [`Config::default`] in one place: the ticker is on.
+/// differ from [`Config::default`] (one loop, no ticker: the simple path
+/// the tests and a reader take) in two places: one event loop per core,
+/// and the ticker on.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut config = Config {
+        threads: cores,
         ticker: Some(Duration::from_secs(1)),
         ..Config::default()
     };
