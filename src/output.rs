@@ -34,6 +34,11 @@ impl OutChunk {
     }
 }
 
+/// A written owned buffer up to this capacity is kept for the next reply.
+const KEEP_SPARE: usize = 16 * 1024;
+/// The chunk queue keeps its allocation up to this many slots.
+const KEEP_SLOTS: usize = 8;
+
 /// Pending output, with the count of bytes not yet written.
 #[derive(Debug, Default)]
 pub struct OutputQueue {
@@ -41,6 +46,11 @@ pub struct OutputQueue {
     /// Bytes of the front chunk already written.
     front_written: usize,
     pending: usize,
+    /// The last written owned buffer, emptied, for the next reply: a
+    /// connection answering message after message allocates nothing. Its
+    /// capacity is the largest reply lately written (bounded), which is
+    /// what an idle connection keeps.
+    spare: Vec<u8>,
 }
 
 impl OutputQueue {
@@ -68,7 +78,8 @@ impl OutputQueue {
             _ => false,
         };
         if !mergeable {
-            self.chunks.push_back(OutChunk::Owned(Vec::new()));
+            self.chunks
+                .push_back(OutChunk::Owned(std::mem::take(&mut self.spare)));
         }
         let Some(OutChunk::Owned(buf)) = self.chunks.back_mut() else {
             unreachable!()
@@ -77,7 +88,9 @@ impl OutputQueue {
         let result = write(buf);
         self.pending += buf.len() - before;
         if buf.is_empty() {
-            self.chunks.pop_back();
+            if let Some(OutChunk::Owned(unused)) = self.chunks.pop_back() {
+                self.spare = unused;
+            }
         }
         result
     }
@@ -119,15 +132,20 @@ impl OutputQueue {
             let front_len = self.chunks.front().map_or(0, |c| c.bytes().len()) - self.front_written;
             if written >= front_len {
                 written -= front_len;
-                self.chunks.pop_front();
+                if let Some(OutChunk::Owned(mut done)) = self.chunks.pop_front() {
+                    if done.capacity() <= KEEP_SPARE && done.capacity() > self.spare.capacity() {
+                        done.clear();
+                        self.spare = done;
+                    }
+                }
                 self.front_written = 0;
             } else {
                 self.front_written += written;
                 written = 0;
             }
         }
-        if self.chunks.is_empty() {
-            // Give the memory back: an idle connection should cost little.
+        if self.chunks.is_empty() && self.chunks.capacity() > KEEP_SLOTS {
+            // Give a burst's memory back: an idle connection should cost little.
             self.chunks = VecDeque::new();
         }
     }
@@ -173,5 +191,27 @@ mod tests {
         queue.extend(b"c");
         assert_eq!(queue.chunks.len(), 2);
         assert_eq!(drain(&mut queue, 100), b"bc");
+    }
+
+    #[test]
+    fn written_buffers_are_reused_and_large_ones_let_go() {
+        let mut queue = OutputQueue::default();
+        queue.extend(b"reply");
+        queue.advance(5);
+        let kept = queue.spare.capacity();
+        assert!(kept >= 5, "the written buffer is kept for the next reply");
+        queue.extend(b"next");
+        assert_eq!(
+            queue.spare.capacity(),
+            0,
+            "and taken again instead of a new allocation"
+        );
+        queue.advance(4);
+        queue.extend(&vec![0u8; 4 * KEEP_SPARE]);
+        queue.advance(4 * KEEP_SPARE);
+        assert!(
+            queue.spare.capacity() <= KEEP_SPARE,
+            "a burst's buffer is not kept"
+        );
     }
 }

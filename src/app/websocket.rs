@@ -43,6 +43,8 @@ pub struct WebSocket {
     next_check: Instant,
     /// `--ws-max-duration`: when a channel subscriber is sent away.
     ends_at: Option<Instant>,
+    /// Reused for every read: most reads yield one event.
+    events: Vec<WsEvent>,
 }
 
 impl WebSocket {
@@ -79,6 +81,7 @@ impl WebSocket {
             awaiting_pong: false,
             next_check: cx.now + cx.config().ws_ping,
             ends_at,
+            events: Vec::new(),
         }
     }
 
@@ -94,7 +97,7 @@ impl WebSocket {
             self.next_check = cx.now + cx.config().ws_ping;
         }
         let mut used = 0;
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.events);
         loop {
             let n = out.with_owned(|buf| self.conn.receive(&input[used..], buf, &mut events));
             used += n;
@@ -105,6 +108,7 @@ impl WebSocket {
                 break;
             }
         }
+        self.events = events;
         (used, self.close_state())
     }
 
@@ -115,6 +119,7 @@ impl WebSocket {
                 if self.conn.state() == WsState::Open {
                     out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
                 }
+                self.conn.recycle(message.data);
             }
             (WsEvent::Message(message), Role::Channel(feed)) => {
                 // Published even after our Close: the client sent it before

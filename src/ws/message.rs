@@ -87,6 +87,17 @@ impl MessageAssembler {
         Ok(())
     }
 
+    /// Hands a finished message's buffer back for the next message, so
+    /// that a stream of small messages allocates nothing; a large one is
+    /// let go, so one 16 MiB message does not pin 16 MiB.
+    pub fn recycle(&mut self, mut data: Vec<u8>) {
+        const KEEP: usize = 64 * 1024;
+        if self.current.is_none() && self.buffer.capacity() == 0 && data.capacity() <= KEEP {
+            data.clear();
+            self.buffer = data;
+        }
+    }
+
     /// The current frame is complete; with FIN, so is the message.
     pub fn end_frame(&mut self, fin: bool) -> Result<Option<Message>, ProtocolError> {
         if !fin {

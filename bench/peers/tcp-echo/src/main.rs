@@ -1,0 +1,72 @@
+//! The floor for `ws-echo`: echoes bytes on one mio event loop, doing no
+//! protocol work at all. No WebSocket server can be faster on this machine,
+//! so rtweb's echo rate divided by this one says how close to the limit it is.
+//!
+//! `tcp-echo 127.0.0.1:PORT`
+
+use std::io::{self, Read, Write};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+const LISTENER: Token = Token(usize::MAX);
+
+struct Conn {
+    stream: TcpStream,
+    pending: Vec<u8>,
+}
+
+fn main() -> io::Result<()> {
+    let addr = std::env::args().nth(1).expect("usage: tcp-echo IP:PORT").parse().expect("IP:PORT");
+    let mut listener = TcpListener::bind(addr)?;
+    let mut poll = Poll::new()?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut conns: Vec<Option<Conn>> = Vec::new();
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        poll.poll(&mut events, None)?;
+        for event in events.iter() {
+            if event.token() == LISTENER {
+                while let Ok((mut stream, _)) = listener.accept() {
+                    stream.set_nodelay(true)?;
+                    let token = Token(conns.len());
+                    poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+                    conns.push(Some(Conn { stream, pending: Vec::new() }));
+                }
+                continue;
+            }
+            let Some(Some(conn)) = conns.get_mut(event.token().0) else { continue };
+            let mut alive = true;
+            loop {
+                match conn.stream.read(&mut buf) {
+                    Ok(0) => {
+                        alive = false;
+                        break;
+                    }
+                    Ok(n) => conn.pending.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        alive = false;
+                        break;
+                    }
+                }
+            }
+            while !conn.pending.is_empty() {
+                match conn.stream.write(&conn.pending) {
+                    Ok(n) => {
+                        conn.pending.drain(..n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        alive = false;
+                        break;
+                    }
+                }
+            }
+            if !alive {
+                conns[event.token().0] = None;
+            }
+        }
+    }
+}

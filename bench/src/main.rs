@@ -1,0 +1,96 @@
+//! rtweb-bench: the load generator. One scenario per run, one result line.
+//!
+//! ```text
+//! rtweb-bench SCENARIO --target rtweb|nchan|tungstenite|floor --addr IP:PORT [options]
+//!
+//!   ws-echo        --conns 100 --inflight 16 --size 16 --seconds 5
+//!   sse-fanout     --subscribers 10000 --messages 100 --rate 50 --size 64
+//!   ws-fanout      (same options)
+//!   longpoll-wake  --waiters 10000 --messages 1000
+//!   poll-rate      --conns 50 --seconds 5
+//!   idle-memory    --kind http|sse|longpoll|ws --conns 10000 --pid PID[,PID]
+//! ```
+//!
+//! Loopback only: the address must be 127.0.0.1 or ::1.
+
+mod net;
+mod scenarios;
+mod stats;
+mod target;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use scenarios::{echo, fanout, idle, longpoll, poll};
+use target::{Kind, Target};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let scenario = args.next().unwrap_or_else(|| usage("no scenario"));
+    let mut options: HashMap<String, String> = HashMap::new();
+    while let Some(flag) = args.next() {
+        let key = flag.strip_prefix("--").unwrap_or_else(|| usage(&format!("unexpected {flag}"))).to_owned();
+        options.insert(key, args.next().unwrap_or_else(|| usage(&format!("{flag} needs a value"))));
+    }
+    let number = |key: &str, default: u64| -> u64 {
+        options.get(key).map_or(default, |v| v.parse().unwrap_or_else(|_| usage(&format!("--{key} takes a number"))))
+    };
+    let addr: SocketAddr = options.get("addr").and_then(|a| a.parse().ok()).unwrap_or_else(|| usage("--addr IP:PORT"));
+    assert!(addr.ip().is_loopback(), "load goes to loopback only");
+    let kind = match options.get("target").map(String::as_str) {
+        Some("rtweb") => Kind::Rtweb,
+        Some("nchan") => Kind::Nchan,
+        Some("tungstenite") => Kind::Tungstenite,
+        Some("floor") => Kind::Floor,
+        _ => usage("--target rtweb|nchan|tungstenite|floor"),
+    };
+    let target = Target { kind, addr };
+    match scenario.as_str() {
+        "ws-echo" => echo::run(
+            target,
+            &echo::Params {
+                conns: number("conns", 100) as usize,
+                inflight: number("inflight", 16) as usize,
+                size: number("size", 16) as usize,
+                seconds: number("seconds", 5),
+            },
+        ),
+        "sse-fanout" | "ws-fanout" => {
+            let transport = if scenario == "sse-fanout" { fanout::Transport::Sse } else { fanout::Transport::WebSocket };
+            let params = fanout::Params {
+                subscribers: number("subscribers", 10_000) as usize,
+                messages: number("messages", 100),
+                rate: number("rate", 50),
+                size: number("size", 64) as usize,
+            };
+            fanout::run(target, transport, &params);
+        }
+        "longpoll-wake" => longpoll::run(
+            target,
+            &longpoll::Params { waiters: number("waiters", 10_000) as usize, messages: number("messages", 1000) },
+        ),
+        "poll-rate" => poll::run(target, &poll::Params { conns: number("conns", 50) as usize, seconds: number("seconds", 5) }),
+        "idle-memory" => {
+            let kind = match options.get("kind").map(String::as_str) {
+                Some("http") => idle::Kind::Http,
+                Some("sse") => idle::Kind::Sse,
+                Some("longpoll") => idle::Kind::LongPoll,
+                Some("ws") => idle::Kind::WebSocket,
+                _ => usage("--kind http|sse|longpoll|ws"),
+            };
+            let pids = options
+                .get("pid")
+                .unwrap_or_else(|| usage("--pid PID[,PID]"))
+                .split(',')
+                .map(|p| p.parse().unwrap_or_else(|_| usage("--pid takes process ids")))
+                .collect();
+            idle::run(target, &idle::Params { conns: number("conns", 10_000) as usize, kind, pids });
+        }
+        other => usage(&format!("unknown scenario {other}")),
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!("rtweb-bench: {problem}\n(see the top of bench/src/main.rs for scenarios and options)");
+    std::process::exit(2);
+}

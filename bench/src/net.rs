@@ -1,0 +1,161 @@
+//! Many client connections on one mio event loop.
+//!
+//! `poll_once` reads everything available into each connection's `input`,
+//! flushes pending output, and returns the connections that received
+//! bytes; scenarios parse `input` and queue more output with `send`. One
+//! thread, no allocation per message on the hot path beyond buffer growth:
+//! the load tool must not be the bottleneck.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+pub struct Conn {
+    stream: TcpStream,
+    pub input: Vec<u8>,
+    output: Vec<u8>,
+    written: usize,
+    pub closed: bool,
+}
+
+pub struct Net {
+    poll: Poll,
+    events: Events,
+    pub conns: Vec<Conn>,
+    scratch: Vec<u8>,
+    ready: Vec<usize>,
+    pub bytes_in: u64,
+}
+
+impl Net {
+    pub fn new() -> Net {
+        Net {
+            poll: Poll::new().expect("poll"),
+            events: Events::with_capacity(4096),
+            conns: Vec::new(),
+            scratch: vec![0; 256 * 1024],
+            ready: Vec::new(),
+            bytes_in: 0,
+        }
+    }
+
+    /// Opens a connection (completing in the background); returns its id.
+    pub fn connect(&mut self, addr: SocketAddr) -> usize {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        let id = self.conns.len();
+        self.poll
+            .registry()
+            .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)
+            .expect("register");
+        self.conns.push(Conn { stream, input: Vec::new(), output: Vec::new(), written: 0, closed: false });
+        id
+    }
+
+    pub fn send(&mut self, id: usize, bytes: &[u8]) {
+        let conn = &mut self.conns[id];
+        conn.output.extend_from_slice(bytes);
+        flush(conn);
+    }
+
+    /// Waits up to `timeout` for readiness; returns the ids that got input.
+    pub fn poll_once(&mut self, timeout: Duration) -> &[usize] {
+        self.ready.clear();
+        if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
+            assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll: {e}");
+            return &self.ready;
+        }
+        for event in self.events.iter() {
+            let id = event.token().0;
+            let conn = &mut self.conns[id];
+            if event.is_writable() {
+                flush(conn);
+            }
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                let before = conn.input.len();
+                loop {
+                    match conn.stream.read(&mut self.scratch) {
+                        Ok(0) => {
+                            conn.closed = true;
+                            break;
+                        }
+                        Ok(n) => conn.input.extend_from_slice(&self.scratch[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => {
+                            conn.closed = true;
+                            break;
+                        }
+                    }
+                }
+                self.bytes_in += (conn.input.len() - before) as u64;
+                if conn.input.len() > before || conn.closed {
+                    self.ready.push(id);
+                }
+            }
+        }
+        &self.ready
+    }
+
+    /// Runs `poll_once` until `done` holds or `limit` passes; false on timeout.
+    pub fn run_until(&mut self, limit: Duration, mut step: impl FnMut(&mut Net, &[usize]) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let ready = self.poll_once(Duration::from_millis(10)).to_vec();
+            if step(self, &ready) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+        }
+    }
+}
+
+fn flush(conn: &mut Conn) {
+    while conn.written < conn.output.len() {
+        match conn.stream.write(&conn.output[conn.written..]) {
+            Ok(n) => conn.written += n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                conn.closed = true;
+                break;
+            }
+        }
+    }
+    if conn.written == conn.output.len() {
+        conn.output.clear();
+        conn.written = 0;
+    }
+}
+
+/// Where the response head ends in `input`, if it has arrived.
+pub fn head_end(input: &[u8]) -> Option<usize> {
+    input.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4)
+}
+
+/// The value of a header in a response head (case-insensitive name).
+pub fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a str> {
+    let text = std::str::from_utf8(head).ok()?;
+    text.split("\r\n").find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Takes one complete `Content-Length` (or body-less) response from the
+/// front of `input`: returns (head, body) once it has fully arrived.
+pub fn take_response(input: &mut Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
+    let end = head_end(input)?;
+    let length: usize = header(&input[..end], "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    if input.len() < end + length {
+        return None;
+    }
+    let rest = input.split_off(end + length);
+    let body = input.split_off(end);
+    let head = std::mem::replace(input, rest);
+    Some((head, body))
+}

@@ -1,0 +1,171 @@
+//! `sse-fanout` and `ws-fanout`: N subscribers to one channel, M messages
+//! published at rate R, each carrying its sequence number and publish time
+//! as `#SEQ:NANOS#`; deliveries/s, publish→arrival percentiles, and the
+//! count of lost and duplicated messages (which must be 0).
+//!
+//! The marker is found in the raw byte stream, so the same scanner reads
+//! rtweb's JSON frames and SSE events and Nchan's raw ones.
+
+use std::time::{Duration, Instant};
+
+use crate::net::{head_end, take_response, Net};
+use crate::stats::{report, unix_nanos, Samples};
+use crate::target::{get, post, ws_upgrade, Target};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Sse,
+    WebSocket,
+}
+
+pub struct Params {
+    pub subscribers: usize,
+    pub messages: u64,
+    pub rate: u64,
+    pub size: usize,
+}
+
+#[derive(Default, Clone)]
+struct Subscriber {
+    open: bool,
+    next: u64,
+    lost: u64,
+    duplicated: u64,
+}
+
+/// Finds complete `#SEQ:NANOS#` markers, calling `found` for each; drops
+/// the bytes scanned, keeping a marker cut off at the end.
+pub fn scan_markers(input: &mut Vec<u8>, mut found: impl FnMut(u64, u64)) {
+    let mut at = 0;
+    let mut keep_from = input.len();
+    while let Some(offset) = input[at..].iter().position(|&b| b == b'#') {
+        let start = at + offset;
+        match parse_marker(&input[start + 1..]) {
+            Marker::Found(seq, nanos, len) => {
+                found(seq, nanos);
+                at = start + 1 + len;
+            }
+            Marker::Incomplete => {
+                keep_from = start;
+                break;
+            }
+            Marker::NotOne => at = start + 1,
+        }
+    }
+    input.drain(..keep_from.min(input.len()));
+}
+
+enum Marker {
+    Found(u64, u64, usize),
+    Incomplete,
+    NotOne,
+}
+
+fn parse_marker(bytes: &[u8]) -> Marker {
+    let mut numbers = [0u64; 2];
+    let mut which = 0;
+    let mut digits = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                numbers[which] = numbers[which] * 10 + u64::from(b - b'0');
+                digits += 1;
+            }
+            b':' if which == 0 && digits > 0 => {
+                which = 1;
+                digits = 0;
+            }
+            b'#' if which == 1 && digits > 0 => return Marker::Found(numbers[0], numbers[1], i + 1),
+            _ => return Marker::NotOne,
+        }
+        if i > 40 {
+            return Marker::NotOne;
+        }
+    }
+    Marker::Incomplete
+}
+
+pub fn run(target: Target, transport: Transport, p: &Params) {
+    let channel = format!("fan{}", unix_nanos() % 1_000_000_000);
+    let mut net = Net::new();
+    let mut subs = vec![Subscriber { next: 1, ..Subscriber::default() }; p.subscribers];
+    // Subscribe in batches: a burst of thousands of connects would overflow
+    // the listen backlog and cost seconds of SYN retries.
+    let request = match transport {
+        Transport::Sse => get(&target.sse(&channel), "Accept: text/event-stream\r\n"),
+        Transport::WebSocket => ws_upgrade(&target.ws(&channel)),
+    };
+    for batch_start in (0..p.subscribers).step_by(500) {
+        let batch_end = (batch_start + 500).min(p.subscribers);
+        for _ in batch_start..batch_end {
+            let id = net.connect(target.addr);
+            net.send(id, &request);
+        }
+        let ok = net.run_until(Duration::from_secs(20), |net, ready| {
+            for &id in ready {
+                if let Some(end) = head_end(&net.conns[id].input).filter(|_| !subs[id].open) {
+                    net.conns[id].input.drain(..end);
+                    subs[id].open = true;
+                }
+            }
+            subs[batch_start..batch_end].iter().all(|s| s.open)
+        });
+        assert!(ok, "subscribers did not connect");
+    }
+    // Nchan confirms a subscription before it is registered everywhere; a
+    // moment's pause keeps the first message from racing it (for both).
+    std::thread::sleep(Duration::from_millis(300));
+
+    let publisher = net.connect(target.addr);
+    let publish_path = target.publish(&channel);
+    let mut samples = Samples::default();
+    let (mut published, mut delivered) = (0u64, 0u64);
+    let interval = Duration::from_secs_f64(1.0 / p.rate as f64);
+    let start = Instant::now();
+    let mut last_delivery = start;
+    let expected = p.messages * p.subscribers as u64;
+    let padding = "p".repeat(p.size.saturating_sub(32));
+    net.run_until(Duration::from_secs(60 + p.messages / p.rate.max(1)), |net, ready| {
+        while published < p.messages && start + interval * published as u32 <= Instant::now() {
+            published += 1;
+            let body = format!("#{published}:{}#{padding}", unix_nanos());
+            net.send(publisher, &post(&publish_path, body.as_bytes()));
+        }
+        let now_nanos = unix_nanos();
+        for &id in ready {
+            if id == publisher {
+                while take_response(&mut net.conns[id].input).is_some() {}
+                continue;
+            }
+            let sub = &mut subs[id];
+            scan_markers(&mut net.conns[id].input, |seq, nanos| {
+                if seq < sub.next {
+                    sub.duplicated += 1;
+                    return;
+                }
+                sub.lost += seq - sub.next;
+                sub.next = seq + 1;
+                delivered += 1;
+                samples.push(now_nanos.saturating_sub(nanos) / 1000);
+            });
+            last_delivery = Instant::now();
+        }
+        delivered >= expected && published == p.messages
+    });
+    let lost: u64 = subs.iter().map(|s| s.lost + (p.messages + 1 - s.next)).sum();
+    let duplicated: u64 = subs.iter().map(|s| s.duplicated).sum();
+    let elapsed = last_delivery.duration_since(start).as_secs_f64();
+    report(&[
+        ("scenario", if transport == Transport::Sse { "sse-fanout" } else { "ws-fanout" }.into()),
+        ("target", target.name().into()),
+        ("subscribers", p.subscribers.to_string()),
+        ("messages", p.messages.to_string()),
+        ("rate", p.rate.to_string()),
+        ("deliveries_per_s", format!("{:.0}", delivered as f64 / elapsed)),
+        ("p50_ms", format!("{:.2}", samples.percentile(50.0) as f64 / 1000.0)),
+        ("p99_ms", format!("{:.2}", samples.percentile(99.0) as f64 / 1000.0)),
+        ("max_ms", format!("{:.2}", samples.percentile(100.0) as f64 / 1000.0)),
+        ("lost", lost.to_string()),
+        ("duplicated", duplicated.to_string()),
+    ]);
+}

@@ -1,0 +1,5 @@
+pub mod echo;
+pub mod fanout;
+pub mod idle;
+pub mod longpoll;
+pub mod poll;

@@ -1,0 +1,97 @@
+//! What each server under test calls its endpoints.
+
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Rtweb,
+    Nchan,
+    /// The tokio-tungstenite echo peer (`/` echoes).
+    Tungstenite,
+    /// The raw TCP echo floor: no HTTP, no WebSocket.
+    Floor,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub kind: Kind,
+    pub addr: SocketAddr,
+}
+
+impl Target {
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Rtweb => "rtweb",
+            Kind::Nchan => "nchan",
+            Kind::Tungstenite => "tungstenite",
+            Kind::Floor => "floor",
+        }
+    }
+
+    pub fn publish(&self, ch: &str) -> String {
+        match self.kind {
+            Kind::Nchan => format!("/pub/{ch}"),
+            _ => format!("/ch/{ch}"),
+        }
+    }
+
+    pub fn sse(&self, ch: &str) -> String {
+        match self.kind {
+            Kind::Nchan => format!("/sub/{ch}"),
+            _ => format!("/ch/{ch}/sse"),
+        }
+    }
+
+    pub fn ws(&self, ch: &str) -> String {
+        match self.kind {
+            Kind::Nchan => format!("/sub/{ch}"),
+            _ => format!("/ch/{ch}/ws"),
+        }
+    }
+
+    pub fn longpoll(&self, ch: &str) -> String {
+        match self.kind {
+            Kind::Nchan => format!("/lp/{ch}"),
+            _ => format!("/ch/{ch}/longpoll?timeout=110"),
+        }
+    }
+
+    pub fn poll(&self, ch: &str) -> String {
+        match self.kind {
+            Kind::Nchan => format!("/poll/{ch}"),
+            _ => format!("/ch/{ch}/poll?after=0"),
+        }
+    }
+
+    pub fn echo(&self) -> &'static str {
+        match self.kind {
+            Kind::Tungstenite => "/",
+            _ => "/echo",
+        }
+    }
+
+    /// A cheap plain GET, for idle keep-alive connections.
+    pub fn plain(&self) -> &'static str {
+        match self.kind {
+            Kind::Nchan => "/health",
+            _ => "/stats",
+        }
+    }
+}
+
+pub fn get(path: &str, extra: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n").into_bytes()
+}
+
+pub fn post(path: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+pub fn ws_upgrade(path: &str) -> Vec<u8> {
+    get(
+        path,
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+    )
+}
