@@ -12,8 +12,9 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 
-/// Owned pieces shorter than this are appended to the previous owned chunk.
-const MERGE_BELOW: usize = 4096;
+/// Owned pieces are appended to the previous owned chunk while it is shorter
+/// than this, so one wake-up's replies leave as one slice.
+const MERGE_BELOW: usize = 64 * 1024;
 /// Most slices handed to one `writev`.
 pub const MAX_SLICES: usize = 64;
 
@@ -35,7 +36,7 @@ impl OutChunk {
 }
 
 /// A written owned buffer up to this capacity is kept for the next reply.
-const KEEP_SPARE: usize = 16 * 1024;
+const KEEP_SPARE: usize = 64 * 1024;
 /// The chunk queue keeps its allocation up to this many slots.
 const KEEP_SLOTS: usize = 8;
 
@@ -93,6 +94,14 @@ impl OutputQueue {
             }
         }
         result
+    }
+
+    /// Queues an owned buffer as it is, without copying (large payloads).
+    pub fn push_owned(&mut self, bytes: Vec<u8>) {
+        if !bytes.is_empty() {
+            self.pending += bytes.len();
+            self.chunks.push_back(OutChunk::Owned(bytes));
+        }
     }
 
     /// Queues bytes shared with other connections.

@@ -14,8 +14,11 @@ use super::feed::{Feed, Transport};
 use super::session::Close;
 use super::{Context, Delivery};
 use crate::output::OutputQueue;
-use crate::ws::frame::{write_frame, OpCode};
+use crate::ws::frame::{write_frame, write_header, OpCode};
 use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
+
+/// Echoed payloads this large are queued without copying.
+const ZERO_COPY_FROM: usize = 16 * 1024;
 
 /// How long to wait for the peer's Close after sending ours.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -116,10 +119,20 @@ impl WebSocket {
         match (event, &self.role) {
             (WsEvent::Message(message), Role::Echo) => {
                 // After our Close nothing more may be sent (§5.5.1).
-                if self.conn.state() == WsState::Open {
-                    out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
+                if self.conn.state() != WsState::Open {
+                    return;
                 }
-                self.conn.recycle(message.data);
+                // A large payload moves into the output queue as it is; a
+                // small one is copied next to its header and its buffer reused.
+                if message.data.len() >= ZERO_COPY_FROM {
+                    out.with_owned(|buf| {
+                        write_header(buf, true, message.opcode, message.data.len())
+                    });
+                    out.push_owned(message.data);
+                } else {
+                    out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
+                    self.conn.recycle(message.data);
+                }
             }
             (WsEvent::Message(message), Role::Channel(feed)) => {
                 // Published even after our Close: the client sent it before

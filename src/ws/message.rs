@@ -63,6 +63,11 @@ impl MessageAssembler {
         if self.buffer.len() as u64 + header.payload_len > self.max_size as u64 {
             return Err(error(close_code::TOO_BIG, "message too big"));
         }
+        // Room for the payload, but never more than a bounded amount on the
+        // word of a header: past that, memory grows as bytes arrive.
+        const TRUST_HEADER_UP_TO: u64 = 64 * 1024;
+        self.buffer
+            .reserve(header.payload_len.min(TRUST_HEADER_UP_TO) as usize);
         Ok(())
     }
 
@@ -91,7 +96,7 @@ impl MessageAssembler {
     /// that a stream of small messages allocates nothing; a large one is
     /// let go, so one 16 MiB message does not pin 16 MiB.
     pub fn recycle(&mut self, mut data: Vec<u8>) {
-        const KEEP: usize = 64 * 1024;
+        const KEEP: usize = 128 * 1024;
         if self.current.is_none() && self.buffer.capacity() == 0 && data.capacity() <= KEEP {
             data.clear();
             self.buffer = data;
