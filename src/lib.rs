@@ -8,9 +8,12 @@
 //!                │        (bytes in, bytes out — it knows no protocol)
 //!                ▼
 //!             app/        a Session per connection: HTTP, then maybe a long
-//!                │        poll, an event stream or a WebSocket; the routes
+//!                │        poll, an event stream or a WebSocket; the routes;
+//!                │        the Feed that SSE and WebSocket subscribers share
 //!                ▼
 //!  protocols: http/       request decoder, chunked coding, responses, Date
+//!             ws/         handshake, frame codec, masking, UTF-8, messages,
+//!                         the close handshake
 //!             sse         the event-stream format
 //!             json        string escaping
 //!                │        (pure: no sockets, no clocks — `now` is an argument)
@@ -40,17 +43,25 @@
 //!      and goes back to reading requests;
 //!    - an **event stream** queues the message's SSE event — encoded once, as
 //!      one HTTP/1.1 chunk shared by every subscriber as `Arc<[u8]>`;
+//!    - a **WebSocket** subscriber queues one text frame holding the
+//!      message's JSON — also encoded once: server frames are not masked,
+//!      so every subscriber is sent the same bytes;
 //!    - a **short poll** gets it on its next request, from the log.
 //! 7. **Bytes leave.** Every touched connection is flushed with one vectored
 //!    write; a subscriber too slow to take its bytes is closed and resumes by
 //!    id, so it loses nothing.
 //!
-//! Start reading at [`server`] for the loop or [`http::request`] for the
-//! protocol; `docs/` explains each with real bytes from the wire.
+//! A WebSocket client publishes the same way: its text frame is decoded by
+//! [`ws::WsConnection`] and handed to `Context::publish` from step 3 on.
+//!
+//! Start reading at [`server`] for the loop, [`http::request`] or
+//! [`ws::connection`] for the protocols; `docs/` explains each with real
+//! bytes from the wire.
 
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod buffers;
 pub mod config;
 pub mod http;
 pub mod hub;

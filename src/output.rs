@@ -12,6 +12,8 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 
+use crate::buffers;
+
 /// Owned pieces are appended to the previous owned chunk while it is shorter
 /// than this, so one wake-up's replies leave as one slice.
 const MERGE_BELOW: usize = 64 * 1024;
@@ -35,11 +37,6 @@ impl OutChunk {
     }
 }
 
-/// A written owned buffer up to this capacity is kept for the next reply.
-const KEEP_SPARE: usize = 64 * 1024;
-/// The chunk queue keeps its allocation up to this many slots.
-const KEEP_SLOTS: usize = 8;
-
 /// Pending output, with the count of bytes not yet written.
 #[derive(Debug, Default)]
 pub struct OutputQueue {
@@ -47,11 +44,6 @@ pub struct OutputQueue {
     /// Bytes of the front chunk already written.
     front_written: usize,
     pending: usize,
-    /// The last written owned buffer, emptied, for the next reply: a
-    /// connection answering message after message allocates nothing. Its
-    /// capacity is the largest reply lately written (bounded), which is
-    /// what an idle connection keeps.
-    spare: Vec<u8>,
 }
 
 impl OutputQueue {
@@ -79,8 +71,9 @@ impl OutputQueue {
             _ => false,
         };
         if !mergeable {
-            self.chunks
-                .push_back(OutChunk::Owned(std::mem::take(&mut self.spare)));
+            // From the loop's pool: written buffers are reused, and an idle
+            // connection holds none.
+            self.chunks.push_back(OutChunk::Owned(buffers::take()));
         }
         let Some(OutChunk::Owned(buf)) = self.chunks.back_mut() else {
             unreachable!()
@@ -90,7 +83,7 @@ impl OutputQueue {
         self.pending += buf.len() - before;
         if buf.is_empty() {
             if let Some(OutChunk::Owned(unused)) = self.chunks.pop_back() {
-                self.spare = unused;
+                buffers::give_back(unused);
             }
         }
         result
@@ -141,11 +134,8 @@ impl OutputQueue {
             let front_len = self.chunks.front().map_or(0, |c| c.bytes().len()) - self.front_written;
             if written >= front_len {
                 written -= front_len;
-                if let Some(OutChunk::Owned(mut done)) = self.chunks.pop_front() {
-                    if done.capacity() <= KEEP_SPARE && done.capacity() > self.spare.capacity() {
-                        done.clear();
-                        self.spare = done;
-                    }
+                if let Some(OutChunk::Owned(done)) = self.chunks.pop_front() {
+                    buffers::give_back(done);
                 }
                 self.front_written = 0;
             } else {
@@ -153,8 +143,8 @@ impl OutputQueue {
                 written = 0;
             }
         }
-        if self.chunks.is_empty() && self.chunks.capacity() > KEEP_SLOTS {
-            // Give a burst's memory back: an idle connection should cost little.
+        if self.chunks.is_empty() {
+            // An idle connection should cost little.
             self.chunks = VecDeque::new();
         }
     }
@@ -203,24 +193,12 @@ mod tests {
     }
 
     #[test]
-    fn written_buffers_are_reused_and_large_ones_let_go() {
+    fn an_empty_queue_holds_no_memory() {
         let mut queue = OutputQueue::default();
         queue.extend(b"reply");
-        queue.advance(5);
-        let kept = queue.spare.capacity();
-        assert!(kept >= 5, "the written buffer is kept for the next reply");
-        queue.extend(b"next");
-        assert_eq!(
-            queue.spare.capacity(),
-            0,
-            "and taken again instead of a new allocation"
-        );
-        queue.advance(4);
-        queue.extend(&vec![0u8; 4 * KEEP_SPARE]);
-        queue.advance(4 * KEEP_SPARE);
-        assert!(
-            queue.spare.capacity() <= KEEP_SPARE,
-            "a burst's buffer is not kept"
-        );
+        queue.push_shared(Arc::from(&b"shared"[..]));
+        queue.advance(11);
+        assert_eq!(queue.chunks.capacity(), 0);
+        assert!(queue.chunks.is_empty() && queue.pending() == 0);
     }
 }

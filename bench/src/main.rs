@@ -11,6 +11,7 @@
 //!   idle-memory    --kind http|sse|longpoll|ws --conns 10000 --pid PID[,PID]
 //! ```
 //!
+//! `--label NAME` names the target in the result line (e.g. `rtweb-2t`).
 //! Loopback only: the address must be 127.0.0.1 or ::1.
 
 mod net;
@@ -44,10 +45,11 @@ fn main() {
         Some("floor") => Kind::Floor,
         _ => usage("--target rtweb|nchan|tungstenite|floor"),
     };
-    let target = Target { kind, addr };
+    let label = options.get("label").cloned();
+    let target = Target { kind, addr, label };
     match scenario.as_str() {
         "ws-echo" => echo::run(
-            target,
+            &target,
             &echo::Params {
                 conns: number("conns", 100) as usize,
                 inflight: number("inflight", 16) as usize,
@@ -63,13 +65,13 @@ fn main() {
                 rate: number("rate", 50),
                 size: number("size", 64) as usize,
             };
-            fanout::run(target, transport, &params);
+            fanout::run(&target, transport, &params);
         }
         "longpoll-wake" => longpoll::run(
-            target,
+            &target,
             &longpoll::Params { waiters: number("waiters", 10_000) as usize, messages: number("messages", 1000) },
         ),
-        "poll-rate" => poll::run(target, &poll::Params { conns: number("conns", 50) as usize, seconds: number("seconds", 5) }),
+        "poll-rate" => poll::run(&target, &poll::Params { conns: number("conns", 50) as usize, seconds: number("seconds", 5) }),
         "idle-memory" => {
             let kind = match options.get("kind").map(String::as_str) {
                 Some("http") => idle::Kind::Http,
@@ -84,7 +86,7 @@ fn main() {
                 .split(',')
                 .map(|p| p.parse().unwrap_or_else(|_| usage("--pid takes process ids")))
                 .collect();
-            idle::run(target, &idle::Params { conns: number("conns", 10_000) as usize, kind, pids });
+            idle::run(&target, &idle::Params { conns: number("conns", 10_000) as usize, kind, pids });
         }
         other => usage(&format!("unknown scenario {other}")),
     }

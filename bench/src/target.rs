@@ -12,14 +12,19 @@ pub enum Kind {
     Floor,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Target {
     pub kind: Kind,
     pub addr: SocketAddr,
+    /// What the result line calls it (default: the kind's name).
+    pub label: Option<String>,
 }
 
 impl Target {
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
+        if let Some(label) = &self.label {
+            return label;
+        }
         match self.kind {
             Kind::Rtweb => "rtweb",
             Kind::Nchan => "nchan",

@@ -7,6 +7,7 @@
 //! the message and returns its subscribers, and the event loop delivers one
 //! shared [`Delivery`] to each of them.
 
+pub mod event_stream;
 pub mod feed;
 pub mod routes;
 pub mod session;

@@ -10,8 +10,8 @@
 //!            ▼                                                 │
 //!   ┌──────► Http ── /longpoll with nothing new ──► LongPoll ───┘
 //!   │          │
-//!   │          ├── /sse ──────► EventStream  (until the client or a limit ends it)
-//!   │          └── /ws, /echo ► WebSocket    (issue 5)
+//!   │          ├── /sse ──────► EventStream  (event_stream.rs)
+//!   │          └── /ws, /echo ► WebSocket    (websocket.rs)
 //!   │
 //!   └ after an error response: Closing (no more input is decoded)
 //! ```
@@ -28,19 +28,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::feed::{Feed, Transport};
+use super::event_stream::EventStream;
 use super::routes::{self, Action};
 use super::websocket::WebSocket;
 use super::{Context, Delivery};
-use crate::http::chunked::{self, LAST_CHUNK};
-use crate::http::response::{write_head, Framing, HeadFields};
 use crate::http::{
     Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Response, Status,
-    Version,
 };
 use crate::hub::Subscriber;
 use crate::output::OutputQueue;
-use crate::sse;
 use crate::stats::{ConnKind, Stats};
 
 /// Whether and how the connection should end.
@@ -64,21 +60,11 @@ struct LongPoll {
     keep_alive: bool,
 }
 
-/// A live event stream.
-#[derive(Debug)]
-struct EventStream {
-    feed: Feed,
-    /// HTTP/1.1 frames events as chunks; HTTP/1.0 streams until close.
-    chunked: bool,
-    next_heartbeat: Instant,
-    ends_at: Option<Instant>,
-}
-
 #[derive(Debug)]
 enum Mode {
     Http,
     LongPoll(LongPoll),
-    EventStream(EventStream),
+    EventStream(Box<EventStream>),
     WebSocket(Box<WebSocket>),
     /// An error response is queued; input is ignored until the close.
     Closing,
@@ -244,7 +230,8 @@ impl Session {
                 }
             }
             Action::EventStream { channel, after } => {
-                self.start_event_stream(channel, after, &head, out, cx)
+                let stream = EventStream::start(channel, after, &head, self.token, out, cx);
+                self.set_mode(Mode::EventStream(Box::new(stream)), cx);
             }
             Action::WebSocket { endpoint, accept } => {
                 let ws = WebSocket::start(endpoint, &accept, self.token, out, cx);
@@ -281,62 +268,6 @@ impl Session {
         self.set_mode(Mode::Closing, cx);
     }
 
-    fn start_event_stream(
-        &mut self,
-        channel: String,
-        after: Option<u64>,
-        head: &RequestHead,
-        out: &mut OutputQueue,
-        cx: &mut Context,
-    ) {
-        let chunked = head.version == Version::Http11;
-        let config = cx.config();
-        let (heartbeat, retry, max_duration) = (
-            config.sse_heartbeat,
-            config.sse_retry,
-            config.sse_max_duration,
-        );
-        let headers = [
-            ("Content-Type", "text/event-stream".to_owned()),
-            ("Cache-Control", "no-store".to_owned()),
-            // Tells nginx-style proxies not to buffer the stream.
-            ("X-Accel-Buffering", "no".to_owned()),
-        ];
-        let date = cx.date();
-        let framing = if chunked {
-            Framing::Chunked
-        } else {
-            Framing::UntilClose
-        };
-        let fields = HeadFields {
-            date: &date,
-            framing,
-            close: !chunked,
-            headers: &headers,
-        };
-
-        let transport = if chunked {
-            Transport::SseChunked
-        } else {
-            Transport::SsePlain
-        };
-        let token = self.token;
-        let feed = out.with_owned(|buf| {
-            write_head(buf, Status::OK, &fields);
-            let mut opening = Vec::new();
-            sse::encode_retry(&mut opening, retry.as_millis());
-            write_stream_bytes(buf, chunked, &opening);
-            Feed::start(channel, after, transport, token, buf, cx)
-        });
-        let stream = EventStream {
-            feed,
-            chunked,
-            next_heartbeat: cx.now + heartbeat,
-            ends_at: max_duration.map(|d| cx.now + d),
-        };
-        self.set_mode(Mode::EventStream(stream), cx);
-    }
-
     /// A message was published to a channel this session subscribed to.
     pub fn on_deliver(
         &mut self,
@@ -358,14 +289,7 @@ impl Session {
                     cx,
                 );
             }
-            Mode::EventStream(stream) => {
-                stream.next_heartbeat = cx.now + cx.config().sse_heartbeat;
-                if !stream.feed.deliver(delivery, out, cx) {
-                    // Too slow: closing it protects everyone else, and the
-                    // client loses nothing — Last-Event-ID resumes it.
-                    self.close = Close::Now;
-                }
-            }
+            Mode::EventStream(stream) => self.close = stream.on_deliver(delivery, out, cx),
             Mode::WebSocket(ws) => self.close = ws.on_deliver(delivery, out, cx),
             Mode::Http | Mode::Closing => {}
         }
@@ -380,11 +304,7 @@ impl Session {
                 None => self.last_input + config.idle_timeout,
             }),
             Mode::LongPoll(parked) => Some(parked.deadline),
-            Mode::EventStream(stream) => Some(
-                stream
-                    .ends_at
-                    .map_or(stream.next_heartbeat, |end| end.min(stream.next_heartbeat)),
-            ),
+            Mode::EventStream(stream) => Some(stream.deadline()),
             Mode::WebSocket(ws) => Some(ws.deadline()),
             Mode::Closing => None,
         }
@@ -435,19 +355,7 @@ impl Session {
                     cx,
                 );
             }
-            Mode::EventStream(stream) => {
-                if stream.ends_at.is_some_and(|end| now >= end) {
-                    // Like a proxy's cut-off: the client reconnects with
-                    // Last-Event-ID and loses nothing.
-                    if stream.chunked {
-                        out.push_static(LAST_CHUNK);
-                    }
-                    self.close = Close::AfterFlush;
-                } else if now >= stream.next_heartbeat {
-                    out.with_owned(|buf| write_stream_bytes(buf, stream.chunked, sse::HEARTBEAT));
-                    stream.next_heartbeat = now + cx.config().sse_heartbeat;
-                }
-            }
+            Mode::EventStream(stream) => self.close = stream.on_timer(out, cx),
             Mode::WebSocket(ws) => self.close = ws.on_timer(out, cx),
             Mode::LongPoll(_) | Mode::Closing => {}
         }
@@ -470,7 +378,7 @@ impl Session {
                     .hub()
                     .unsubscribe(&parked.channel, cx.worker, self.token)
             }
-            Mode::EventStream(stream) => stream.feed.stop(self.token, cx),
+            Mode::EventStream(stream) => stream.on_closed(self.token, cx),
             Mode::WebSocket(ws) => ws.on_closed(self.token, cx),
             Mode::Http | Mode::Closing => {}
         }
@@ -481,13 +389,5 @@ impl Session {
     /// reading (and buffering) when it would not.
     pub fn wants_input(&self) -> bool {
         matches!(self.mode, Mode::Http) && self.close == Close::Open
-    }
-}
-
-fn write_stream_bytes(buf: &mut Vec<u8>, chunked: bool, bytes: &[u8]) {
-    if chunked {
-        chunked::encode_chunk(bytes, buf);
-    } else {
-        buf.extend_from_slice(bytes);
     }
 }

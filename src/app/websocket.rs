@@ -131,7 +131,7 @@ impl WebSocket {
                     out.push_owned(message.data);
                 } else {
                     out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
-                    self.conn.recycle(message.data);
+                    crate::buffers::give_back(message.data);
                 }
             }
             (WsEvent::Message(message), Role::Channel(feed)) => {

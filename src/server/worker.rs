@@ -50,7 +50,9 @@ pub struct Worker {
     pub listener: Option<TcpListener>,
     pub mailboxes: Arc<[Arc<Mailbox>]>,
     pub shared: Arc<crate::app::Shared>,
-    slots: Vec<Option<Connection>>,
+    /// Connections by token. Boxed, so that a slot costs 8 bytes and the
+    /// table's spare capacity (it doubles as it grows) stays small.
+    slots: Vec<Option<Box<Connection>>>,
     free: Vec<usize>,
     next_serial: u64,
     timers: Timers,
@@ -201,7 +203,7 @@ impl Worker {
         }
         self.next_serial += 1;
         let session = Session::new(slot, &context!(self, now, wall));
-        self.slots[slot] = Some(Connection::new(socket, self.next_serial, session));
+        self.slots[slot] = Some(Box::new(Connection::new(socket, self.next_serial, session)));
         // Bytes may have arrived before registration; an edge was possibly missed.
         self.read(slot, now, wall);
         self.mark_dirty(slot);

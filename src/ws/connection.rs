@@ -78,11 +78,6 @@ impl WsConnection {
         self.state
     }
 
-    /// Gives a message's buffer back once its data has been used.
-    pub fn recycle(&mut self, data: Vec<u8>) {
-        self.message.recycle(data);
-    }
-
     /// Starts the close handshake from our side.
     pub fn close(&mut self, code: u16, reason: &str, out: &mut Vec<u8>) {
         if self.state == WsState::Open {

@@ -58,7 +58,11 @@ impl MessageAssembler {
                     "new message inside a fragmented one",
                 ))
             }
-            (opcode, None) => self.current = Some(opcode),
+            (opcode, None) => {
+                self.current = Some(opcode);
+                // A reused buffer from the loop's pool (see `buffers.rs`).
+                self.buffer = crate::buffers::take();
+            }
         }
         if self.buffer.len() as u64 + header.payload_len > self.max_size as u64 {
             return Err(error(close_code::TOO_BIG, "message too big"));
@@ -90,17 +94,6 @@ impl MessageAssembler {
             ));
         }
         Ok(())
-    }
-
-    /// Hands a finished message's buffer back for the next message, so
-    /// that a stream of small messages allocates nothing; a large one is
-    /// let go, so one 16 MiB message does not pin 16 MiB.
-    pub fn recycle(&mut self, mut data: Vec<u8>) {
-        const KEEP: usize = 128 * 1024;
-        if self.current.is_none() && self.buffer.capacity() == 0 && data.capacity() <= KEEP {
-            data.clear();
-            self.buffer = data;
-        }
     }
 
     /// The current frame is complete; with FIN, so is the message.

@@ -22,7 +22,7 @@ pub struct Params {
     pub seconds: u64,
 }
 
-pub fn run(target: Target, p: &Params) {
+pub fn run(target: &Target, p: &Params) {
     let mut frame = Vec::new();
     write_client_frame(&mut frame, true, OpCode::Binary, &vec![b'x'; p.size], [1, 2, 3, 4]);
     let floor = target.kind == Kind::Floor;

@@ -85,7 +85,7 @@ fn parse_marker(bytes: &[u8]) -> Marker {
     Marker::Incomplete
 }
 
-pub fn run(target: Target, transport: Transport, p: &Params) {
+pub fn run(target: &Target, transport: Transport, p: &Params) {
     let channel = format!("fan{}", unix_nanos() % 1_000_000_000);
     let mut net = Net::new();
     let mut subs = vec![Subscriber { next: 1, ..Subscriber::default() }; p.subscribers];

@@ -34,7 +34,7 @@ pub fn rss(pids: &[u32]) -> u64 {
         .sum()
 }
 
-pub fn run(target: Target, p: &Params) {
+pub fn run(target: &Target, p: &Params) {
     let channel = format!("idle{}", crate::stats::unix_nanos() % 1_000_000_000);
     let request = match p.kind {
         Kind::Http => get(target.plain(), ""),

@@ -17,7 +17,7 @@ pub struct Params {
     pub messages: u64,
 }
 
-pub fn run(target: Target, p: &Params) {
+pub fn run(target: &Target, p: &Params) {
     let channel = format!("lp{}", unix_nanos() % 1_000_000_000);
     let mut net = Net::new();
     let request = get(&target.longpoll(&channel), "");
@@ -29,7 +29,7 @@ pub fn run(target: Target, p: &Params) {
         // Let the batch connect before the next (listen backlog).
         net.run_until(Duration::from_millis(100), |_, _| false);
     }
-    wait_for_subscribers(target, &channel, p.waiters);
+    wait_for_subscribers(&mut net, target, &channel, p.waiters);
 
     let publisher = net.connect(target.addr);
     let start = Instant::now();
@@ -62,7 +62,7 @@ pub fn run(target: Target, p: &Params) {
 
 /// Publishes `messages` while one client long-polls in a loop; returns the
 /// messages it missed and the requests it made.
-fn resume_loop(target: Target, channel: &str, messages: u64) -> (u64, u64) {
+fn resume_loop(target: &Target, channel: &str, messages: u64) -> (u64, u64) {
     let mut net = Net::new();
     let (client, publisher) = (net.connect(target.addr), net.connect(target.addr));
     let publish = target.publish(channel);
@@ -124,8 +124,9 @@ fn last_id(json: &str) -> Option<u64> {
     json[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
-/// Waits until the server reports `count` long-poll subscribers.
-fn wait_for_subscribers(target: Target, channel: &str, count: usize) {
+/// Waits until the server reports `count` long-poll subscribers, driving
+/// `waiting` meanwhile (requests queued behind a slow connect go out).
+fn wait_for_subscribers(waiting: &mut Net, target: &Target, channel: &str, count: usize) {
     let (path, key) = match target.kind {
         Kind::Nchan => (target.publish(channel), "\"subscribers\": "),
         _ => ("/stats".to_owned(), "\"longpoll\":"),
@@ -150,7 +151,7 @@ fn wait_for_subscribers(target: Target, channel: &str, count: usize) {
         if seen >= count {
             return;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        waiting.run_until(Duration::from_millis(50), |_, _| false);
     }
     panic!("the server never reported {count} parked long polls");
 }

@@ -12,7 +12,7 @@ pub struct Params {
     pub seconds: u64,
 }
 
-pub fn run(target: Target, p: &Params) {
+pub fn run(target: &Target, p: &Params) {
     let mut net = Net::new();
     let request = get(&target.poll("pollrate"), "");
     let start = Instant::now();
