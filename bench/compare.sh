@@ -27,14 +27,8 @@ if [ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
 fi
 bench="$root/bench/target/release/rtweb-bench"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 100); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1',$1))" 2>/dev/null && return
-        sleep 0.05
-    done
-    echo "nothing listens on $1" >&2; exit 1
-}
+# shellcheck source=../tests/serve.sh
+source "$root/tests/serve.sh"
 
 # start NAME: starts a fresh server; sets PORT, PIDS (comma list), STOP.
 start() {

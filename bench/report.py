@@ -41,6 +41,17 @@ def fmt(vs, digits=0):
 def ratio(a, b):
     return f"{a / b:.2f}×" if a and b else "–"
 
+def paired(scenario, target, base, metric, **match):
+    """The median over rounds of target/base measured in the same round:
+    each round runs the two back to back, so machine drift between rounds
+    cancels out."""
+    by_round = defaultdict(dict)
+    for r in rows:
+        if r.get("scenario") == scenario and all(r.get(k) == str(v) for k, v in match.items()):
+            by_round[r["round"]][r["target"]] = float(r[metric])
+    ratios = [v[target] / v[base] for v in by_round.values() if v.get(target) and v.get(base)]
+    return med(ratios)
+
 def shell(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
@@ -62,12 +73,15 @@ p("the peers are in `bench/peers/`; Nchan's config is `bench/nchan/nginx.conf.in
 p("")
 p("## The machine")
 p("")
+cpu_model = shell("lscpu | sed -n 's/^Model name: *//p'")
+memory_gib = shell("free -g | awk '/Mem:/ {print $2}'")
+nginx_version = shell("nginx -v 2>&1 | sed 's/.*nginx.//'")
 p(f"- date: {datetime.date.today().isoformat()}")
-p(f"- cores: {os.cpu_count()} ({shell('lscpu | sed -n s/^Model\\ name:\\ *//p')})")
-p(f"- memory: {shell('free -g | awk \"/Mem:/ {print \\$2}\"')} GiB")
+p(f"- cores: {os.cpu_count()} ({cpu_model})")
+p(f"- memory: {memory_gib} GiB")
 p(f"- kernel: {platform.release()}")
 p(f"- rtweb: release build, `--threads 1` unless marked `rtweb-2t` (`--threads 2`); Nchan: "
-  f"nginx {shell('nginx -v 2>&1 | sed s/.*nginx.//')} with libnginx-mod-nchan, one worker")
+  f"nginx {nginx_version} with libnginx-mod-nchan, one worker")
 p("- the load tool shares the same two cores with the server under test")
 p("")
 
@@ -77,24 +91,25 @@ p("`rtweb-bench ws-echo --conns 100 --inflight 16 --size S --seconds 3` against 
 p("(rtweb), the tokio-tungstenite echo (`bench/peers/tungstenite-echo`) and the raw")
 p("TCP echo floor (`bench/peers/tcp-echo`: same bytes, no protocol).")
 p("")
+p("\"vs floor\" is the median of the per-round ratios (each round runs the servers back to back).")
+p("")
 p("| size | server | messages/s | MB/s | RTT p50 µs | RTT p99 µs | vs floor |")
 p("|---|---|---|---|---|---|---|")
 echo_ratios = {}
 for size in ["16", "1024", "65536"]:
-    floor = med(values("ws-echo", "floor", "msgs_per_s", size=size))
     for target in ["floor", "rtweb", "rtweb-2t", "tungstenite"]:
         rate = values("ws-echo", target, "msgs_per_s", size=size)
         if not rate:
             continue
-        echo_ratios[(size, target)] = (med(rate) / floor) if floor else None
+        vs_floor = paired("ws-echo", target, "floor", "msgs_per_s", size=size)
+        echo_ratios[(size, target)] = vs_floor
         p(f"| {size} B | {target} | {fmt(rate)} | {fmt(values('ws-echo', target, 'mb_per_s', size=size), 1)} | "
           f"{fmt(values('ws-echo', target, 'rtt_p50_us', size=size))} | {fmt(values('ws-echo', target, 'rtt_p99_us', size=size))} | "
-          f"{ratio(med(rate), floor)} |")
+          f"{vs_floor:.3f}× |")
 p("")
 for size in ["16", "1024", "65536"]:
-    r = med(values("ws-echo", "rtweb", "msgs_per_s", size=size))
-    t = med(values("ws-echo", "tungstenite", "msgs_per_s", size=size))
-    p(f"- {size} B: rtweb is {ratio(r, t)} tokio-tungstenite.")
+    v = paired("ws-echo", "rtweb", "tungstenite", "msgs_per_s", size=size)
+    p(f"- {size} B: rtweb is {v:.2f}× tokio-tungstenite (median of per-round ratios).")
 p("")
 
 fan = {}
@@ -115,10 +130,10 @@ for scenario, title in [("sse-fanout", "SSE"), ("ws-fanout", "WebSocket")]:
         dup = int(sum(values(scenario, target, "duplicated")))
         p(f"| {target} | {fmt(d)} | {fmt(values(scenario, target, 'p50_ms'), 1)} | {fmt(values(scenario, target, 'p99_ms'), 1)} | "
           f"{fmt(values(scenario, target, 'max_ms'), 1)} | {lost} | {dup} |")
-    r, n = med(values(scenario, "rtweb", "deliveries_per_s")), med(values(scenario, "nchan", "deliveries_per_s"))
-    fan[scenario] = (r, n, med(values(scenario, "rtweb", "p99_ms")), med(values(scenario, "nchan", "p99_ms")))
+    v = paired(scenario, "rtweb", "nchan", "deliveries_per_s")
+    fan[scenario] = (v, med(values(scenario, "rtweb", "p99_ms")), med(values(scenario, "nchan", "p99_ms")))
     p("")
-    p(f"rtweb delivers {ratio(r, n)} Nchan's rate.")
+    p(f"rtweb delivers {v:.2f}× Nchan's rate (median of per-round ratios).")
     p("")
 
 p("## longpoll-wake: 10,000 parked long polls, one publish")
@@ -172,23 +187,23 @@ def row(name, text, ok):
     p(f"| {name} | {text} | {'yes' if ok else '**no**'} |")
 for size in ["16", "1024"]:
     v = echo_ratios.get((size, "rtweb"))
-    row(f"ws-echo {size} B ≥ 0.9× floor", f"{v:.2f}×" if v else "–", bool(v and v >= 0.9))
+    row(f"ws-echo {size} B ≥ 0.9× floor", f"{v:.3f}×" if v else "–", bool(v and v >= 0.9))
 v = echo_ratios.get(("65536", "rtweb"))
-row("ws-echo 64 KiB ≥ 0.9× floor bytes/s", f"{v:.2f}×" if v else "–", bool(v and v >= 0.9))
+row("ws-echo 64 KiB ≥ 0.9× floor bytes/s", f"{v:.3f}×" if v else "–", bool(v and v >= 0.9))
 for size in ["16", "1024"]:
-    r = med(values("ws-echo", "rtweb", "msgs_per_s", size=size))
-    t = med(values("ws-echo", "tungstenite", "msgs_per_s", size=size))
-    row(f"ws-echo {size} B ≥ 1.5× tokio-tungstenite", ratio(r, t), bool(r and t and r / t >= 1.5))
-for scenario, (r, n, rp, np_) in fan.items():
-    row(f"{scenario} ≥ 2× Nchan deliveries/s, p99 no worse", f"{ratio(r, n)}; p99 {rp} vs {np_} ms",
-        bool(r and n and r / n >= 2 and rp is not None and np_ is not None and rp <= np_))
+    v = paired("ws-echo", "rtweb", "tungstenite", "msgs_per_s", size=size)
+    row(f"ws-echo {size} B ≥ 1.5× tokio-tungstenite", f"{v:.2f}×", bool(v and v >= 1.5))
+for scenario, (v, rp, np_) in fan.items():
+    row(f"{scenario} ≥ 2× Nchan deliveries/s, p99 no worse", f"{v:.2f}×; p99 {rp:.0f} vs {np_:.0f} ms",
+        bool(v and v >= 2 and rp is not None and np_ is not None and rp <= np_))
 lr, ln = med(values("longpoll-wake", "rtweb", "all_answered_ms")), med(values("longpoll-wake", "nchan", "all_answered_ms"))
 row("longpoll-wake 10,000 sooner than Nchan", f"{lr} vs {ln} ms", bool(lr and ln and lr < ln))
 pr, pn = med(values("poll-rate", "rtweb", "requests_per_s")), med(values("poll-rate", "nchan", "requests_per_s"))
-row("poll-rate ≥ Nchan", ratio(pr, pn), bool(pr and pn and pr >= pn))
+pv = paired("poll-rate", "rtweb", "nchan", "requests_per_s")
+row("poll-rate ≥ Nchan", f"{pv:.2f}×", bool(pv and pv >= 1))
 for kind, (r, n) in idle.items():
     limit_ok = kind == "http" or (r is not None and r <= 4096)
-    row(f"idle {kind} ≤ Nchan" + ("" if kind == "http" else " and ≤ 4 KiB"), f"{r} vs {n} B",
+    row(f"idle {kind} ≤ Nchan" + ("" if kind == "http" else " and ≤ 4 KiB"), f"{r:.0f} vs {n:.0f} B",
         bool(r is not None and n is not None and r <= n and limit_ok))
 p("")
 if failed:

@@ -221,3 +221,38 @@ fn resuming_after_an_evicted_id_reports_the_gap() {
     // Resuming from inside the window is no gap.
     assert_eq!(client.get("/ch/g/poll?after=7").json()["gap"], false);
 }
+
+#[test]
+fn stats_count_publishes_deliveries_requests_and_bytes() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.post("/ch/s", "a");
+    client.post("/ch/s", "b");
+    assert_eq!(
+        client.get("/ch/s/poll?after=0").json()["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        client.get("/ch/s/longpoll?after=1").json()["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let stats = client.get("/stats").json();
+    assert_eq!(stats["messages_published"], 2);
+    assert_eq!(
+        stats["messages_delivered"], 3,
+        "two by the poll, one by the long poll"
+    );
+    assert_eq!(stats["requests"], 5, "the /stats request counts itself");
+    assert_eq!(stats["connections"]["http"], 1);
+    assert!(stats["bytes_in"].as_u64().unwrap() > 100);
+    assert!(
+        stats["bytes_out"].as_u64().unwrap() > 400,
+        "four answers were written before this one"
+    );
+}

@@ -108,6 +108,7 @@ fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Ac
             readable()?;
             let after = number(head, "after")?;
             let replay = cx.shared.hub().replay(&channel, after);
+            Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
             Ok(Action::Respond(messages_response(&replay)))
         }
         "longpoll" => {

@@ -35,7 +35,7 @@ use super::{Context, Delivery};
 use crate::http::{
     Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Response, Status,
 };
-use crate::hub::Subscriber;
+use crate::hub::{Replay, Subscriber};
 use crate::output::OutputQueue;
 use crate::stats::{ConnKind, Stats};
 
@@ -220,13 +220,7 @@ impl Session {
                     self.set_mode(Mode::LongPoll(parked), cx);
                 } else {
                     drop(hub);
-                    self.respond(
-                        &routes::messages_response(&replay),
-                        head_only,
-                        keep_alive,
-                        out,
-                        cx,
-                    );
+                    self.answer_poll(&replay, head_only, keep_alive, out, cx);
                 }
             }
             Action::EventStream { channel, after } => {
@@ -255,6 +249,25 @@ impl Session {
         }
     }
 
+    /// Answers a long poll with what the log holds after its id.
+    fn answer_poll(
+        &mut self,
+        replay: &Replay,
+        head_only: bool,
+        keep_alive: bool,
+        out: &mut OutputQueue,
+        cx: &mut Context,
+    ) {
+        Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
+        self.respond(
+            &routes::messages_response(replay),
+            head_only,
+            keep_alive,
+            out,
+            cx,
+        );
+    }
+
     /// Answers a request that cannot be processed and closes the connection.
     fn fail(&mut self, error: HttpError, out: &mut OutputQueue, cx: &mut Context) {
         self.request = None;
@@ -280,14 +293,7 @@ impl Session {
                 let replay = cx.shared.hub().replay(&parked.channel, Some(parked.after));
                 let (head_only, keep_alive) = (parked.head_only, parked.keep_alive);
                 self.set_mode(Mode::Http, cx);
-                Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
-                self.respond(
-                    &routes::messages_response(&replay),
-                    head_only,
-                    keep_alive,
-                    out,
-                    cx,
-                );
+                self.answer_poll(&replay, head_only, keep_alive, out, cx);
             }
             Mode::EventStream(stream) => self.close = stream.on_deliver(delivery, out, cx),
             Mode::WebSocket(ws) => self.close = ws.on_deliver(delivery, out, cx),
@@ -347,13 +353,7 @@ impl Session {
                     hub.replay(&channel, None)
                 };
                 self.set_mode(Mode::Http, cx);
-                self.respond(
-                    &routes::messages_response(&replay),
-                    head_only,
-                    keep_alive,
-                    out,
-                    cx,
-                );
+                self.answer_poll(&replay, head_only, keep_alive, out, cx);
             }
             Mode::EventStream(stream) => self.close = stream.on_timer(out, cx),
             Mode::WebSocket(ws) => self.close = ws.on_timer(out, cx),

@@ -8,6 +8,8 @@
 # between runs) and installs the suite there. Nothing is installed
 # system-wide. `run.sh --install-only` prepares the environment and stops.
 set -euo pipefail
+# shellcheck source=../serve.sh
+source "$(dirname "$0")/../serve.sh"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="$root/target/autobahn"
 prefix="$cache/py27"
@@ -52,14 +54,11 @@ install_suite
 
 echo "== building rtweb (release)"
 (cd "$root" && cargo build --release -q)
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 "$root/target/release/rtweb" --addr "127.0.0.1:$port" --ticker 0 >"$cache/rtweb.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1',$port))" 2>/dev/null && break
-    sleep 0.1
-done
+wait_port "$port"
 
 work="$cache/run"
 rm -rf "$work" && mkdir -p "$work"

@@ -3,6 +3,8 @@
 # release build of rtweb on a free loopback port. Installs Debian's
 # chromium and playwright-core (npm) if they are missing.
 set -euo pipefail
+# shellcheck source=../serve.sh
+source "$(dirname "$0")/../serve.sh"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
@@ -16,15 +18,12 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
 fi
 
 (cd "$root" && cargo build --release -q)
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 mkdir -p "$root/target/browser"
 "$root/target/release/rtweb" --addr "127.0.0.1:$port" --ticker 1 --sse-retry 200 \
     --sse-max-duration 2 --ws-max-duration 2 >"$root/target/browser/rtweb.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1',$port))" 2>/dev/null && break
-    sleep 0.1
-done
+wait_port "$port"
 cd "$here"
 RTWEB_URL="http://127.0.0.1:$port" SCREENSHOT="$root/target/browser/demo.png" node demo.test.mjs
