@@ -48,21 +48,25 @@ pub struct OutputQueue {
 
 impl OutputQueue {
     /// Bytes queued and not yet written.
+    #[inline]
     pub fn pending(&self) -> usize {
         self.pending
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.pending == 0
     }
 
     /// Queues a copy of `bytes`, merged into the last owned chunk when small.
+    #[inline]
     pub fn extend(&mut self, bytes: &[u8]) {
         self.with_owned(|out| out.extend_from_slice(bytes));
     }
 
     /// Lets `write` append to an owned buffer at the back of the queue:
     /// response writers format straight into it.
+    #[inline]
     pub fn with_owned<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let mergeable = match self.chunks.back() {
             Some(OutChunk::Owned(v)) => {
@@ -90,6 +94,7 @@ impl OutputQueue {
     }
 
     /// Queues an owned buffer as it is, without copying (large payloads).
+    #[inline]
     pub fn push_owned(&mut self, bytes: Vec<u8>) {
         if !bytes.is_empty() {
             self.pending += bytes.len();
@@ -98,6 +103,7 @@ impl OutputQueue {
     }
 
     /// Queues bytes shared with other connections.
+    #[inline]
     pub fn push_shared(&mut self, bytes: Arc<[u8]>) {
         if !bytes.is_empty() {
             self.pending += bytes.len();
@@ -105,6 +111,7 @@ impl OutputQueue {
         }
     }
 
+    #[inline]
     pub fn push_static(&mut self, bytes: &'static [u8]) {
         if !bytes.is_empty() {
             self.pending += bytes.len();

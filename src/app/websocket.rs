@@ -112,6 +112,7 @@ impl WebSocket {
             }
         }
         self.events = events;
+        self.conn.release_buffers();
         (used, self.close_state())
     }
 
@@ -131,7 +132,7 @@ impl WebSocket {
                     out.push_owned(message.data);
                 } else {
                     out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
-                    crate::buffers::give_back(message.data);
+                    self.conn.recycle(message.data);
                 }
             }
             (WsEvent::Message(message), Role::Channel(feed)) => {

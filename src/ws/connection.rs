@@ -78,6 +78,16 @@ impl WsConnection {
         self.state
     }
 
+    /// Gives a message's buffer back once its data has been used.
+    pub fn recycle(&mut self, data: Vec<u8>) {
+        self.message.recycle(data);
+    }
+
+    /// Lets go of buffers kept between messages (call when a read is done).
+    pub fn release_buffers(&mut self) {
+        self.message.release();
+    }
+
     /// Starts the close handshake from our side.
     pub fn close(&mut self, code: u16, reason: &str, out: &mut Vec<u8>) {
         if self.state == WsState::Open {

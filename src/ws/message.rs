@@ -60,8 +60,10 @@ impl MessageAssembler {
             }
             (opcode, None) => {
                 self.current = Some(opcode);
-                // A reused buffer from the loop's pool (see `buffers.rs`).
-                self.buffer = crate::buffers::take();
+                if self.buffer.capacity() == 0 {
+                    // A reused buffer from the loop's pool (see `buffers.rs`).
+                    self.buffer = crate::buffers::take();
+                }
             }
         }
         if self.buffer.len() as u64 + header.payload_len > self.max_size as u64 {
@@ -94,6 +96,28 @@ impl MessageAssembler {
             ));
         }
         Ok(())
+    }
+
+    /// Takes back a finished message's buffer for the next message of this
+    /// read (cheaper than a trip through the pool per message).
+    pub fn recycle(&mut self, mut data: Vec<u8>) {
+        if self.current.is_none()
+            && self.buffer.capacity() == 0
+            && data.capacity() <= crate::buffers::MAX_KEPT
+        {
+            data.clear();
+            self.buffer = data;
+        } else {
+            crate::buffers::give_back(data);
+        }
+    }
+
+    /// Between messages, returns the buffer to the loop's pool, so that an
+    /// idle connection holds none.
+    pub fn release(&mut self) {
+        if self.current.is_none() {
+            crate::buffers::give_back(std::mem::take(&mut self.buffer));
+        }
     }
 
     /// The current frame is complete; with FIN, so is the message.
