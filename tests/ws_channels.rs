@@ -138,9 +138,35 @@ fn a_message_sent_while_the_server_closes_is_still_published() {
     // The client had this in flight before it read the server's Close.
     ws.send_text("sent before seeing the close");
     ws.send_frame(true, OpCode::Close, &close.payload[..2]);
-    assert!(ws.client.closed_within(Duration::from_secs(5)));
+    // Well inside the 5 s close timeout, which would end it anyway.
+    assert!(ws.client.closed_within(Duration::from_secs(2)));
     let poll = Client::connect(server.addr)
         .get("/ch/inflight/poll?after=0")
         .json();
     assert_eq!(poll["messages"][0]["data"], "sent before seeing the close");
+}
+
+#[test]
+fn close_handshake_completes_when_the_last_message_and_the_close_arrive_together() {
+    // The published message is delivered back to this very subscriber in
+    // the same loop pass as its Close: that delivery must not cancel the
+    // close (this once left the connection open).
+    let server = start_with(|c| c.ws_max_duration = Some(Duration::from_millis(100)));
+    let mut ws = WsClient::connect(server.addr, "/ch/together/ws");
+    let close = ws.frame();
+    assert_eq!(close.close_code(), Some(1001));
+    let mut both = Vec::new();
+    let mask = [9, 8, 7, 6];
+    rtweb::ws::frame::write_client_frame(&mut both, true, OpCode::Text, b"last words", mask);
+    rtweb::ws::frame::write_client_frame(&mut both, true, OpCode::Close, &close.payload[..2], mask);
+    ws.client.send(both);
+    // Well inside the 5 s close timeout, which would end it anyway.
+    assert!(
+        ws.client.closed_within(Duration::from_secs(2)),
+        "TCP closed after the handshake"
+    );
+    let poll = Client::connect(server.addr)
+        .get("/ch/together/poll?after=0")
+        .json();
+    assert_eq!(poll["messages"][0]["data"], "last words");
 }

@@ -39,8 +39,10 @@ use crate::hub::{Replay, Subscriber};
 use crate::output::OutputQueue;
 use crate::stats::{ConnKind, Stats};
 
-/// Whether and how the connection should end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether and how the connection should end. Ordered: a decision to
+/// close is only ever escalated (`Open` < `AfterFlush` < `Now`), never
+/// undone by a later event in the same pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Close {
     Open,
     /// Flush what is queued, then close (gracefully: shut down the write
@@ -99,6 +101,13 @@ impl Session {
         self.close
     }
 
+    /// Records a decision to close; an earlier, stronger one stands (a
+    /// delivery answering `Open` must not cancel a close handshake that
+    /// completed in the same pass).
+    fn escalate(&mut self, close: Close) {
+        self.close = self.close.max(close);
+    }
+
     fn kind(&self) -> ConnKind {
         match self.mode {
             Mode::Http | Mode::Closing => ConnKind::Http,
@@ -134,7 +143,7 @@ impl Session {
                 Mode::Http => {}
                 Mode::WebSocket(ws) => {
                     let (n, close) = ws.on_input(&input[used..], out, cx);
-                    self.close = close;
+                    self.escalate(close);
                     return used + n;
                 }
                 // A parked long poll answers before the next request is read.
@@ -245,7 +254,7 @@ impl Session {
         let date = cx.date();
         out.with_owned(|buf| response.write(buf, &date, head_only, !keep_alive));
         if !keep_alive {
-            self.close = Close::AfterFlush;
+            self.escalate(Close::AfterFlush);
         }
     }
 
@@ -295,8 +304,14 @@ impl Session {
                 self.set_mode(Mode::Http, cx);
                 self.answer_poll(&replay, head_only, keep_alive, out, cx);
             }
-            Mode::EventStream(stream) => self.close = stream.on_deliver(delivery, out, cx),
-            Mode::WebSocket(ws) => self.close = ws.on_deliver(delivery, out, cx),
+            Mode::EventStream(stream) => {
+                let close = stream.on_deliver(delivery, out, cx);
+                self.escalate(close);
+            }
+            Mode::WebSocket(ws) => {
+                let close = ws.on_deliver(delivery, out, cx);
+                self.escalate(close);
+            }
             Mode::Http | Mode::Closing => {}
         }
     }
@@ -355,8 +370,14 @@ impl Session {
                 self.set_mode(Mode::Http, cx);
                 self.answer_poll(&replay, head_only, keep_alive, out, cx);
             }
-            Mode::EventStream(stream) => self.close = stream.on_timer(out, cx),
-            Mode::WebSocket(ws) => self.close = ws.on_timer(out, cx),
+            Mode::EventStream(stream) => {
+                let close = stream.on_timer(out, cx);
+                self.escalate(close);
+            }
+            Mode::WebSocket(ws) => {
+                let close = ws.on_timer(out, cx);
+                self.escalate(close);
+            }
             Mode::LongPoll(_) | Mode::Closing => {}
         }
     }
@@ -364,10 +385,11 @@ impl Session {
     /// The peer closed its side (EOF). A request already read is still
     /// answered; anything long-lived ends now.
     pub fn on_peer_closed(&mut self) {
-        self.close = match self.mode {
-            Mode::Http | Mode::Closing if self.close != Close::Now => Close::AfterFlush,
+        let close = match self.mode {
+            Mode::Http | Mode::Closing => Close::AfterFlush,
             _ => Close::Now,
         };
+        self.escalate(close);
     }
 
     /// The connection is going away: leave every table.
