@@ -77,10 +77,11 @@ for round in $(seq "$rounds"); do
             run "$server" ws-echo --conns 100 --inflight 16 --size "$size" --seconds 3
         done
     done
-    for scenario in sse-fanout ws-fanout; do
-        for server in rtweb nchan rtweb-2t; do
-            run "$server" "$scenario" --subscribers 10000 --messages 100 --rate 100
-        done
+    for server in rtweb nchan rtweb-2t; do
+        run "$server" sse-fanout --subscribers 10000 --messages 100 --rate 100
+    done
+    for server in rtweb nchan tungstenite rtweb-2t; do
+        run "$server" ws-fanout --subscribers 10000 --messages 100 --rate 100
     done
     for server in rtweb nchan; do
         run "$server" longpoll-wake --waiters 10000 --messages 1000

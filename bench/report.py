@@ -88,7 +88,7 @@ p("")
 p("## ws-echo: WebSocket echo, 100 connections, 16 messages in flight each")
 p("")
 p("`rtweb-bench ws-echo --conns 100 --inflight 16 --size S --seconds 3` against `/echo`")
-p("(rtweb), the tokio-tungstenite echo (`bench/peers/tungstenite-echo`) and the raw")
+p("(rtweb), the tokio-tungstenite peer's echo (`bench/peers/tungstenite-echo`) and the raw")
 p("TCP echo floor (`bench/peers/tcp-echo`: same bytes, no protocol).")
 p("")
 p("\"vs floor\" is the median of the per-round ratios (each round runs the servers back to back).")
@@ -122,7 +122,7 @@ for scenario, title in [("sse-fanout", "SSE"), ("ws-fanout", "WebSocket")]:
     p("")
     p("| server | deliveries/s | p50 ms | p99 ms | max ms | lost | duplicated |")
     p("|---|---|---|---|---|---|---|")
-    for target in ["rtweb", "rtweb-2t", "nchan"]:
+    for target in ["rtweb", "rtweb-2t", "nchan", "tungstenite"]:
         d = values(scenario, target, "deliveries_per_s")
         if not d:
             continue
@@ -134,6 +134,11 @@ for scenario, title in [("sse-fanout", "SSE"), ("ws-fanout", "WebSocket")]:
     fan[scenario] = (v, med(values(scenario, "rtweb", "p99_ms")), med(values(scenario, "nchan", "p99_ms")))
     p("")
     p(f"rtweb delivers {v:.2f}× Nchan's rate (median of per-round ratios).")
+    t = paired(scenario, "rtweb", "tungstenite", "deliveries_per_s")
+    if t:
+        p("")
+        p(f"rtweb delivers {t:.2f}× the tokio-tungstenite peer's rate (its channel sockets: a")
+        p("`tokio::sync::broadcast` per channel; its publisher is a WebSocket member, as it has no HTTP).")
     p("")
 
 p("## longpoll-wake: 10,000 parked long polls, one publish")

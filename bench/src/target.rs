@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 pub enum Kind {
     Rtweb,
     Nchan,
-    /// The tokio-tungstenite echo peer (`/` echoes).
+    /// The tokio-tungstenite peer (`/` echoes; `/ch/{name}/ws` is a channel
+    /// whose members' text frames are broadcast: it publishes over WebSocket).
     Tungstenite,
     /// The raw TCP echo floor: no HTTP, no WebSocket.
     Floor,

@@ -413,3 +413,111 @@ impl Session {
         matches!(self.mode, Mode::Http) && self.close == Close::Open
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The session's timers on a simulated clock: `now` is whatever the
+    //! test says, so timeouts of seconds are checked without sleeping.
+
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::app::{Published, Shared};
+    use crate::config::Config;
+    use crate::http::date::DateCache;
+
+    struct Clock {
+        shared: Shared,
+        dates: DateCache,
+        published: Vec<Published>,
+        start: Instant,
+    }
+
+    impl Clock {
+        fn new() -> Clock {
+            let shared = Shared::new(Config::default());
+            Clock {
+                shared,
+                dates: DateCache::default(),
+                published: Vec::new(),
+                start: Instant::now(),
+            }
+        }
+
+        /// A context at `seconds` after the start.
+        fn at(&mut self, seconds: u64) -> Context<'_> {
+            Context {
+                now: self.start + Duration::from_secs(seconds),
+                wall: SystemTime::now(),
+                shared: &self.shared,
+                worker: 0,
+                dates: &mut self.dates,
+                published: &mut self.published,
+            }
+        }
+    }
+
+    /// Everything queued, as text; the queue is emptied.
+    fn written(out: &mut OutputQueue) -> String {
+        let mut slices = [std::io::IoSlice::new(&[]); crate::output::MAX_SLICES];
+        let n = out.slices(&mut slices);
+        let text: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        out.advance(text.len());
+        String::from_utf8(text).expect("UTF-8 output")
+    }
+
+    #[test]
+    fn head_timeout_answers_408_ten_seconds_after_the_first_byte() {
+        let mut clock = Clock::new();
+        let mut out = OutputQueue::default();
+        let mut session = Session::new(1, &clock.at(0));
+        // The head starts arriving at 1 s and never finishes.
+        assert_eq!(session.on_input(b"GET / HT", &mut out, &mut clock.at(1)), 0);
+        assert_eq!(
+            session.deadline(&clock.at(1)),
+            Some(clock.start + Duration::from_secs(11))
+        );
+        session.on_timer(&mut out, &mut clock.at(10));
+        assert!(out.is_empty(), "nothing before the deadline");
+        session.on_timer(&mut out, &mut clock.at(11));
+        assert!(written(&mut out).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+        assert_eq!(session.close(), Close::AfterFlush);
+    }
+
+    #[test]
+    fn idle_keep_alive_connection_closes_after_sixty_seconds() {
+        let mut clock = Clock::new();
+        let mut out = OutputQueue::default();
+        let mut session = Session::new(1, &clock.at(0));
+        let request = b"GET /stats HTTP/1.1\r\nHost: t\r\n\r\n";
+        assert_eq!(
+            session.on_input(request, &mut out, &mut clock.at(5)),
+            request.len()
+        );
+        assert!(written(&mut out).starts_with("HTTP/1.1 200 OK\r\n"));
+        assert_eq!(
+            session.deadline(&clock.at(5)),
+            Some(clock.start + Duration::from_secs(65))
+        );
+        session.on_timer(&mut out, &mut clock.at(64));
+        assert_eq!(session.close(), Close::Open);
+        session.on_timer(&mut out, &mut clock.at(65));
+        assert_eq!(session.close(), Close::Now, "closed without a response");
+    }
+
+    #[test]
+    fn parked_long_poll_answers_empty_at_its_timeout() {
+        let mut clock = Clock::new();
+        let mut out = OutputQueue::default();
+        let mut session = Session::new(1, &clock.at(0));
+        let request = b"GET /ch/quiet/longpoll?timeout=45 HTTP/1.1\r\nHost: t\r\n\r\n";
+        session.on_input(request, &mut out, &mut clock.at(0));
+        assert!(out.is_empty(), "parked: no answer yet");
+        assert_eq!(clock.shared.hub().subscriber_count(), 1);
+        session.on_timer(&mut out, &mut clock.at(44));
+        assert!(out.is_empty());
+        session.on_timer(&mut out, &mut clock.at(45));
+        assert!(written(&mut out).ends_with(r#"{"messages":[],"last_id":0,"gap":false}"#));
+        assert_eq!(clock.shared.hub().subscriber_count(), 0, "left the channel");
+    }
+}

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::net::{head_end, take_response, Net};
 use crate::stats::{report, unix_nanos, Samples};
-use crate::target::{get, post, ws_upgrade, Target};
+use crate::target::{get, post, ws_upgrade, Kind, Target};
+use rtweb::ws::frame::write_client_frame;
+use rtweb::ws::OpCode;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -116,7 +118,18 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
     // moment's pause keeps the first message from racing it (for both).
     std::thread::sleep(Duration::from_millis(300));
 
+    // The tungstenite peer has no HTTP: its publisher is a member of the
+    // channel that sends text frames (and ignores what comes back).
     let publisher = net.connect(target.addr);
+    let ws_publisher = target.kind == Kind::Tungstenite;
+    if ws_publisher {
+        net.send(publisher, &ws_upgrade(&target.ws(&channel)));
+        let joined = net.run_until(Duration::from_secs(10), |net, _| {
+            let end = head_end(&net.conns[publisher].input);
+            end.inspect(|&end| drop(net.conns[publisher].input.drain(..end))).is_some()
+        });
+        assert!(joined, "the publisher's handshake did not complete");
+    }
     let publish_path = target.publish(&channel);
     let mut samples = Samples::default();
     let (mut published, mut delivered) = (0u64, 0u64);
@@ -129,11 +142,20 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
         while published < p.messages && start + interval * published as u32 <= Instant::now() {
             published += 1;
             let body = format!("#{published}:{}#{padding}", unix_nanos());
-            net.send(publisher, &post(&publish_path, body.as_bytes()));
+            if ws_publisher {
+                let mut frame = Vec::new();
+                write_client_frame(&mut frame, true, OpCode::Text, body.as_bytes(), [1, 2, 3, 4]);
+                net.send(publisher, &frame);
+            } else {
+                net.send(publisher, &post(&publish_path, body.as_bytes()));
+            }
         }
         let now_nanos = unix_nanos();
         for &id in ready {
             if id == publisher {
+                if ws_publisher {
+                    net.conns[id].input.clear();
+                }
                 while take_response(&mut net.conns[id].input).is_some() {}
                 continue;
             }
