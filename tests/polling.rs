@@ -174,12 +174,7 @@ fn looping_long_poller_receives_every_id_once_in_order() {
     const COUNT: u64 = 10_000;
     let server = start_with(|c| c.retain = 20_000);
     let addr = server.addr;
-    let publisher = std::thread::spawn(move || {
-        let mut client = Client::connect(addr);
-        for i in 1..=COUNT {
-            assert_eq!(client.post("/ch/stream", &format!("m{i}")).json()["id"], i);
-        }
-    });
+    let publisher = common::spawn_publisher(addr, "stream", COUNT);
     let mut client = Client::connect(addr);
     let mut last = 0u64;
     let mut requests = 0;

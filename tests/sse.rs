@@ -73,12 +73,7 @@ fn resume_with_last_event_id_loses_and_repeats_nothing() {
     const COUNT: u64 = 10_000;
     let server = start_with(|c| c.retain = 20_000);
     let addr = server.addr;
-    let publisher = std::thread::spawn(move || {
-        let mut client = Client::connect(addr);
-        for i in 1..=COUNT {
-            client.post("/ch/resume", &format!("m{i}"));
-        }
-    });
+    let publisher = common::spawn_publisher(addr, "resume", COUNT);
     let mut last = 0u64;
     let mut connections = 0;
     while last < COUNT {

@@ -196,6 +196,18 @@ impl Client {
     }
 }
 
+/// Publishes `m1` … `m{count}` to `channel` from another thread, one POST
+/// at a time, checking each gets the next id.
+pub fn spawn_publisher(addr: SocketAddr, channel: &str, count: u64) -> std::thread::JoinHandle<()> {
+    let path = format!("/ch/{channel}");
+    std::thread::spawn(move || {
+        let mut client = Client::connect(addr);
+        for i in 1..=count {
+            assert_eq!(client.post(&path, &format!("m{i}")).json()["id"], i);
+        }
+    })
+}
+
 /// Reads `/stats` on a fresh connection.
 pub fn stats(addr: SocketAddr) -> serde_json::Value {
     Client::connect(addr).get("/stats").json()
