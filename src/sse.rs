@@ -19,6 +19,8 @@
 //! colon survives. This module only produces bytes; the chunked framing
 //! around them (HTTP/1.1) is added by the caller.
 
+use std::io::Write;
+
 /// Appends one event.
 pub fn encode_event(out: &mut Vec<u8>, id: Option<u64>, event: Option<&str>, data: &str) {
     if let Some(event) = event {
@@ -27,9 +29,8 @@ pub fn encode_event(out: &mut Vec<u8>, id: Option<u64>, event: Option<&str>, dat
         out.push(b'\n');
     }
     if let Some(id) = id {
-        out.extend_from_slice(b"id: ");
-        out.extend_from_slice(id.to_string().as_bytes());
-        out.push(b'\n');
+        // Writing to a Vec cannot fail.
+        let _ = writeln!(out, "id: {id}");
     }
     for line in lines(data) {
         out.extend_from_slice(b"data: ");
@@ -41,7 +42,7 @@ pub fn encode_event(out: &mut Vec<u8>, id: Option<u64>, event: Option<&str>, dat
 
 /// Appends the `retry:` field that opens a stream.
 pub fn encode_retry(out: &mut Vec<u8>, millis: u128) {
-    out.extend_from_slice(format!("retry: {millis}\n\n").as_bytes());
+    let _ = write!(out, "retry: {millis}\n\n");
 }
 
 /// A comment line: ignored by EventSource, but bytes on the wire.

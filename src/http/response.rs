@@ -5,6 +5,8 @@
 //! carries a `Date`. Bytes are appended to a caller's `Vec<u8>`, so a response
 //! head and a small body leave in one write.
 
+use std::io::Write;
+
 /// An HTTP status code with its reason phrase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status(pub u16);
@@ -73,9 +75,8 @@ pub struct HeadFields<'a> {
 
 /// Appends a status line and header section ending in the empty line.
 pub fn write_head(out: &mut Vec<u8>, status: Status, fields: &HeadFields<'_>) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(itoa(u64::from(status.0)).as_bytes());
-    out.push(b' ');
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "HTTP/1.1 {} ", status.0);
     out.extend_from_slice(status.reason().as_bytes());
     out.extend_from_slice(b"\r\nServer: rtweb\r\nDate: ");
     out.extend_from_slice(fields.date);
@@ -88,9 +89,7 @@ pub fn write_head(out: &mut Vec<u8>, status: Status, fields: &HeadFields<'_>) {
     }
     match fields.framing {
         Framing::Length(n) => {
-            out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(itoa(n as u64).as_bytes());
-            out.extend_from_slice(b"\r\n");
+            let _ = write!(out, "Content-Length: {n}\r\n");
         }
         Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         Framing::UntilClose | Framing::None => {}
@@ -99,10 +98,6 @@ pub fn write_head(out: &mut Vec<u8>, status: Status, fields: &HeadFields<'_>) {
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-}
-
-fn itoa(n: u64) -> String {
-    n.to_string()
 }
 
 /// A complete response with its body in memory.
