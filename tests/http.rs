@@ -269,3 +269,28 @@ fn half_closed_peer_still_gets_its_answer() {
 }
 
 use std::io::Write;
+
+#[test]
+fn large_response_with_connection_close_ends_promptly_after_its_last_byte() {
+    // About 6 MB: more than the socket buffers hold, so the response takes
+    // several flushes; the close must still be graceful and prompt.
+    let server = start_with(|c| {
+        c.retain = 100;
+        c.max_message = 64 * 1024;
+    });
+    let mut client = Client::connect(server.addr);
+    let chunk = "x".repeat(60 * 1024);
+    for _ in 0..100 {
+        client.post("/ch/big", &chunk);
+    }
+    client.send("GET /ch/big/poll?after=0 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let reply = client.response();
+    let finished = Instant::now();
+    assert_eq!(reply.json()["messages"].as_array().unwrap().len(), 100);
+    assert!(client.closed_within(Duration::from_secs(5)));
+    let eof_after = finished.elapsed();
+    assert!(
+        eof_after < Duration::from_millis(1000),
+        "EOF {eof_after:?} after the last byte"
+    );
+}

@@ -30,6 +30,25 @@ pub fn max_input(cx: &Context) -> usize {
 /// EOF after our write side is shut down.
 pub const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How far a connection has got in closing, each phase with its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// The last response is still being written; gone at `until` even if
+    /// the client never reads it.
+    Flushing { until: Instant },
+    /// Our write side is shut down: read and discard until the peer's EOF
+    /// or `until`.
+    Draining { until: Instant },
+}
+
+impl Closing {
+    pub fn until(self) -> Instant {
+        match self {
+            Closing::Flushing { until } | Closing::Draining { until } => until,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadState {
     /// Read until `WouldBlock`: a new edge is needed before reading again.
@@ -51,8 +70,8 @@ pub struct Connection {
     pub scheduled: Scheduled,
     pub read_state: ReadState,
     writable_interest: bool,
-    /// Set once our write side is shut down: read and discard until EOF or then.
-    pub linger_until: Option<Instant>,
+    /// Set once the session has asked to close: input is no longer offered.
+    pub closing: Option<Closing>,
     /// Queued in the loop's list of connections to settle.
     pub dirty: bool,
 }
@@ -75,7 +94,7 @@ impl Connection {
             scheduled: Scheduled::default(),
             read_state: ReadState::Drained,
             writable_interest: false,
-            linger_until: None,
+            closing: None,
             dirty: false,
         }
     }
@@ -85,7 +104,7 @@ impl Connection {
     pub fn read(&mut self, scratch: &mut [u8], cx: &mut Context) -> ReadOutcome {
         loop {
             let limit = max_input(cx);
-            if self.linger_until.is_none() && self.input.len() >= limit {
+            if self.closing.is_none() && self.input.len() >= limit {
                 self.read_state = ReadState::Blocked;
                 return ReadOutcome::Ok;
             }
@@ -97,7 +116,7 @@ impl Connection {
                 }
                 Ok(n) => {
                     Stats::add(&cx.stats().bytes_in, n as u64);
-                    if self.linger_until.is_none() {
+                    if self.closing.is_none() {
                         self.offer(&scratch[..n], cx);
                     }
                 }
@@ -178,7 +197,9 @@ impl Connection {
     /// destroys the response in flight.
     pub fn shut_down_writes(&mut self, now: Instant) {
         let _ = self.socket.shutdown(Shutdown::Write);
-        self.linger_until = Some(now + LINGER);
+        self.closing = Some(Closing::Draining {
+            until: now + LINGER,
+        });
         self.input = Vec::new();
     }
 }

@@ -27,7 +27,7 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
-use super::connection::{max_input, Connection, ReadOutcome, ReadState};
+use super::connection::{max_input, Closing, Connection, ReadOutcome, ReadState, LINGER};
 use super::timers::Timers;
 use super::{Mail, Mailbox};
 use crate::app::{Context, Delivery, Published, Session};
@@ -262,7 +262,7 @@ impl Worker {
             if conn.serial != serial || !Timers::claim(&mut conn.scheduled, at) {
                 continue; // stale: the slot was reused, or the deadline moved
             }
-            if conn.linger_until.is_some_and(|t| now >= t) {
+            if conn.closing.is_some_and(|c| now >= c.until()) {
                 self.close(slot, now, wall);
                 continue;
             }
@@ -330,7 +330,7 @@ impl Worker {
         };
         conn.dirty = false;
         let mut cx = context!(self, now, wall);
-        if conn.linger_until.is_none() && conn.session.wants_input() {
+        if conn.closing.is_none() && conn.session.wants_input() {
             conn.offer_buffered(&mut cx);
             // Room again after a full buffer: resume the read we stopped.
             if conn.read_state == ReadState::Blocked && conn.input.len() < max_input(&cx) {
@@ -349,14 +349,16 @@ impl Worker {
                 if conn.read_state == ReadState::Ended {
                     return self.close(slot, now, wall);
                 }
-                if conn.linger_until.is_none() {
+                if !matches!(conn.closing, Some(Closing::Draining { .. })) {
                     conn.shut_down_writes(now);
                 }
             }
-            Close::AfterFlush if conn.linger_until.is_none() => {
+            Close::AfterFlush if conn.closing.is_none() => {
                 // A client that will not read its last response cannot hold
                 // the connection open forever.
-                conn.linger_until = Some(now + super::connection::LINGER);
+                conn.closing = Some(Closing::Flushing {
+                    until: now + LINGER,
+                });
             }
             Close::AfterFlush | Close::Open => {}
         }
@@ -367,8 +369,8 @@ impl Worker {
             return self.close(slot, now, wall);
         }
         let cx = context!(self, now, wall);
-        let deadline = match conn.linger_until {
-            Some(linger) => Some(linger),
+        let deadline = match conn.closing {
+            Some(closing) => Some(closing.until()),
             None => conn.session.deadline(&cx),
         };
         self.timers
