@@ -166,7 +166,7 @@ impl Session {
                     match event {
                         None if consumed == 0 => return used,
                         None => {}
-                        Some(RequestEvent::Head(head)) => self.on_head(head, out, cx),
+                        Some(RequestEvent::Head(head)) => self.on_head(head, out),
                         Some(RequestEvent::Body(data)) => {
                             if let Some((_, body)) = &mut self.request {
                                 body.extend_from_slice(data);
@@ -184,7 +184,7 @@ impl Session {
         input.len()
     }
 
-    fn on_head(&mut self, head: RequestHead, out: &mut OutputQueue, _cx: &mut Context) {
+    fn on_head(&mut self, head: RequestHead, out: &mut OutputQueue) {
         // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits
         // for this before sending the body. Oversized bodies never get here:
         // the decoder already answered 413.
