@@ -11,6 +11,12 @@
 //! exactly whom to wake. A long poll subscribes `once` and is dropped from the
 //! list by the publish that wakes it; streams (SSE, WebSocket) stay until
 //! they unsubscribe on close.
+//!
+//! The hub is shared by every event loop behind one lock, so each operation
+//! that must not be split by a publish is one method here: replay and
+//! subscribe ([`Hub::replay_and_subscribe`]), or replay and park when there
+//! is nothing to replay ([`Hub::replay_or_park`]). `app/subscription.rs` is
+//! the one module that calls them.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
@@ -49,7 +55,7 @@ impl Message {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subscriber {
     /// The event loop that owns the connection.
-    pub worker: usize,
+    pub event_loop: usize,
     /// The connection's token in that loop.
     pub token: usize,
     /// Removed by the first publish (a parked long poll).
@@ -126,23 +132,62 @@ impl Hub {
         (message, woken)
     }
 
+    /// Replays after `after` and subscribes, atomically: no publish can fall
+    /// between the two.
+    pub fn replay_and_subscribe(
+        &mut self,
+        name: &str,
+        after: Option<u64>,
+        subscriber: Subscriber,
+    ) -> Replay {
+        let replay = self.replay(name, after);
+        self.subscribe(name, subscriber);
+        replay
+    }
+
+    /// What a long poll needs, atomically: the messages after `after` (`None`:
+    /// after the newest) if there are any; otherwise `None`, and `subscriber`
+    /// is parked on the channel until the next publish.
+    pub fn replay_or_park(
+        &mut self,
+        name: &str,
+        after: Option<u64>,
+        subscriber: Subscriber,
+    ) -> Result<Replay, u64> {
+        let after = after.unwrap_or_else(|| self.last_id(name));
+        let replay = self.replay(name, Some(after));
+        if replay.messages.is_empty() && !replay.gap {
+            self.subscribe(name, subscriber);
+            return Err(after);
+        }
+        Ok(replay)
+    }
+
     /// The retained messages with id > `after`. `after: None` means "from
     /// now": no messages, only `last_id`.
     pub fn replay(&self, name: &str, after: Option<u64>) -> Replay {
-        let Some(channel) = self.channels.get(name) else {
-            return Replay::default();
-        };
+        let channel = self.channels.get(name);
+        let retained = || channel.iter().flat_map(|c| c.log.iter()).cloned();
         let mut replay = Replay {
-            last_id: channel.last_id,
+            last_id: channel.map_or(0, |c| c.last_id),
             ..Replay::default()
         };
         let Some(after) = after else { return replay };
-        let Some(oldest) = channel.log.front().map(|m| m.id) else {
+        if after > replay.last_id {
+            // An id this channel never gave out: it belongs to another life
+            // of the channel (a server restarted without its data). Answered
+            // as for an id older than the log: say so, send what is retained.
+            replay.gap = true;
+            replay.messages = retained().collect();
+            return replay;
+        }
+        let Some(oldest) = channel.and_then(|c| c.log.front()).map(|m| m.id) else {
             return replay;
         };
-        replay.gap = after + 1 < oldest;
-        let skip = (after + 1).saturating_sub(oldest) as usize;
-        replay.messages = channel.log.iter().skip(skip).cloned().collect();
+        // Checked arithmetic: `after` comes from a client and may be u64::MAX.
+        replay.gap = after < oldest - 1;
+        let skip = usize::try_from(after.saturating_sub(oldest - 1)).unwrap_or(usize::MAX);
+        replay.messages = retained().skip(skip).collect();
         replay
     }
 
@@ -151,24 +196,27 @@ impl Hub {
         self.channels.get(name).map_or(0, |c| c.last_id)
     }
 
-    pub fn subscribe(&mut self, name: &str, subscriber: Subscriber) {
+    fn subscribe(&mut self, name: &str, subscriber: Subscriber) {
         self.channel(name).subscribers.push(subscriber);
     }
 
-    /// Removes a connection from a channel's subscribers.
-    pub fn unsubscribe(&mut self, name: &str, worker: usize, token: usize) {
-        if let Some(channel) = self.channels.get_mut(name) {
-            if let Some(i) = channel
-                .subscribers
-                .iter()
-                .position(|s| s.worker == worker && s.token == token)
-            {
-                channel.subscribers.swap_remove(i);
-            }
+    /// Removes a connection from a channel's subscribers; returns the
+    /// channel's newest id.
+    pub fn unsubscribe(&mut self, name: &str, event_loop: usize, token: usize) -> u64 {
+        let Some(channel) = self.channels.get_mut(name) else {
+            return 0;
+        };
+        if let Some(i) = channel
+            .subscribers
+            .iter()
+            .position(|s| s.event_loop == event_loop && s.token == token)
+        {
+            channel.subscribers.swap_remove(i);
         }
+        channel.last_id
     }
 
-    /// Subscribers across all channels (for tests and `/stats`).
+    /// Subscribers across all channels (for tests).
     pub fn subscriber_count(&self) -> usize {
         self.channels.values().map(|c| c.subscribers.len()).sum()
     }
@@ -200,34 +248,37 @@ mod tests {
         assert_eq!(ids(hub.replay("c", Some(0))), (vec![3, 4, 5], true));
         assert_eq!(ids(hub.replay("c", Some(2))), (vec![3, 4, 5], false));
         assert_eq!(ids(hub.replay("c", Some(4))), (vec![5], false));
-        assert_eq!(ids(hub.replay("c", Some(9))), (vec![], false));
+        assert_eq!(ids(hub.replay("c", Some(5))), (vec![], false));
+        // An id never given out (another life of the channel) is a gap.
+        assert_eq!(ids(hub.replay("c", Some(9))), (vec![3, 4, 5], true));
+        assert_eq!(ids(hub.replay("c", Some(u64::MAX))), (vec![3, 4, 5], true));
         assert_eq!(ids(hub.replay("unknown", Some(0))), (vec![], false));
+        assert_eq!(ids(hub.replay("unknown", Some(1))), (vec![], true));
     }
 
     #[test]
     fn once_subscribers_are_woken_once() {
         let mut hub = Hub::new(10);
-        hub.subscribe(
-            "c",
-            Subscriber {
-                worker: 0,
-                token: 1,
-                once: true,
-            },
-        );
-        hub.subscribe(
-            "c",
-            Subscriber {
-                worker: 0,
-                token: 2,
-                once: false,
-            },
-        );
+        let parked = Subscriber {
+            event_loop: 0,
+            token: 1,
+            once: true,
+        };
+        assert_eq!(hub.replay_or_park("c", None, parked).unwrap_err(), 0);
+        let stream = Subscriber {
+            event_loop: 0,
+            token: 2,
+            once: false,
+        };
+        assert!(hub
+            .replay_and_subscribe("c", Some(0), stream)
+            .messages
+            .is_empty());
         assert_eq!(hub.publish("c", "a".into(), 0).1.len(), 2);
         assert_eq!(
             hub.publish("c", "b".into(), 0).1,
             vec![Subscriber {
-                worker: 0,
+                event_loop: 0,
                 token: 2,
                 once: false
             }]
@@ -244,7 +295,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn ids_increase_and_retention_keeps_the_newest(retain in 1usize..20, count in 0usize..60, after in 0u64..70) {
+        fn ids_increase_and_retention_keeps_the_newest(retain in 1usize..20, count in 0usize..60, after in prop_oneof![0u64..70, Just(u64::MAX), any::<u64>()]) {
             let mut hub = Hub::new(retain);
             let mut last = 0;
             for i in 0..count {
@@ -257,8 +308,14 @@ mod tests {
             let expected: Vec<u64> = ((count.saturating_sub(retain) + 1) as u64..=count as u64).collect();
             prop_assert_eq!(kept, expected);
             let r = hub.replay("p", Some(after));
-            prop_assert!(r.messages.iter().all(|m| m.id > after));
-            prop_assert_eq!(r.gap, !r.messages.is_empty() && r.messages[0].id > after + 1);
+            if after > count as u64 {
+                // An id never given out: a gap, and everything retained.
+                prop_assert!(r.gap);
+                prop_assert_eq!(r.messages.len(), count.min(retain));
+            } else {
+                prop_assert!(r.messages.iter().all(|m| m.id > after));
+                prop_assert_eq!(r.gap, !r.messages.is_empty() && r.messages[0].id > after + 1);
+            }
         }
     }
 }

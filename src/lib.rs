@@ -4,12 +4,18 @@
 //! below it:
 //!
 //! ```text
-//!  sockets ─► server/     mio event loop: accept, read, write, deadlines, wakers
-//!                │        (bytes in, bytes out — it knows no protocol)
+//!  sockets ─► server/     mio event loops: accept, read, write, deadlines,
+//!                │        mailboxes between loops (bytes in, bytes out —
+//!                │        it knows no protocol). service.rs is the whole
+//!                │        contract with the layer above.
 //!                ▼
-//!             app/        a Session per connection: HTTP, then maybe a long
-//!                │        poll, an event stream or a WebSocket; the routes;
-//!                │        the Feed that SSE and WebSocket subscribers share
+//!  node        binds the listener and gives every loop its own app::App
+//!                │
+//!             app/        the Service: a Session per connection, dispatching
+//!                │        to its mode — exchange (HTTP requests), long_poll,
+//!                │        event_stream, websocket; routes decide; subscription
+//!                │        is the one door to the hub; delivery encodes each
+//!                │        message once per transport
 //!                ▼
 //!  protocols: http/       request decoder, chunked coding, responses, Date
 //!             ws/         handshake, frame codec, masking, UTF-8, messages,
@@ -19,40 +25,50 @@
 //!                │        (pure: no sockets, no clocks — `now` is an argument)
 //!                ▼
 //!             hub         channels: the retained log with ids, subscribers
+//!
+//!  beside them: output (a connection's queue of bytes to send), buffers (a
+//!  per-loop pool of byte buffers), stats (counters), config (every setting)
 //! ```
 //!
 //! ## One message, from `POST` to every subscriber
 //!
 //! 1. **Bytes arrive.** `poll` reports the publisher's socket readable;
 //!    [`server`]'s loop reads until `WouldBlock` into its one scratch buffer
-//!    and offers each piece to the connection's [`app::Session`].
-//! 2. **A request is decoded.** The session feeds the bytes to
-//!    [`http::RequestDecoder`]: the head is found and parsed (`httparse`),
-//!    checked (limits, `Host`, the RFC 9112 §6.3 framing rules), then the body
-//!    is handed out in pieces until `End` — the same for any split of the stream.
+//!    and offers each piece to the [`server::Service`] it drives — the
+//!    loop's [`app::App`], which hands it to the connection's
+//!    [`app::Session`].
+//! 2. **A request is decoded.** The session is in HTTP mode
+//!    ([`app::exchange`]), which feeds the bytes to [`http::RequestDecoder`]:
+//!    the head is found and parsed (`httparse`), checked (limits, `Host`, the
+//!    RFC 9112 §6.3 framing rules), then the body is handed out in pieces
+//!    until `End` — the same for any split of the stream.
 //! 3. **It is routed.** [`app::routes`] sees `POST /ch/demo`, checks the name
-//!    and that the body is UTF-8, and calls [`app::Context::publish`].
+//!    and that the body is UTF-8, and calls [`app::subscription::publish`].
 //! 4. **The hub appends it.** [`hub::Hub::publish`] gives it the channel's
 //!    next id and a timestamp, keeps it in the retained log, and returns the
 //!    subscribers to wake (parked long polls are removed as they are woken).
+//!    The app wraps the message in one [`app::Delivery`] and queues it as
+//!    mail for those subscribers.
 //! 5. **The publisher is answered** `{"id":N}` — written into its output queue.
-//! 6. **The loop delivers.** At the end of the pass the loop hands one shared
-//!    [`app::Delivery`] to every subscriber's session (subscribers on other
-//!    loops get it through their mailbox and `mio::Waker`):
-//!    - a parked **long poll** answers with every message after its `after`
+//! 6. **The loop delivers.** At the end of the pass the loop takes the mail
+//!    ([`server::Service::next_mail`]) and hands the one shared delivery to
+//!    every subscriber's session (subscribers on other loops get it through
+//!    their mailbox and `mio::Waker`):
+//!    - a parked **long poll** ([`app::long_poll`]) answers with the message
 //!      and goes back to reading requests;
-//!    - an **event stream** queues the message's SSE event — encoded once, as
-//!      one HTTP/1.1 chunk shared by every subscriber as `Arc<[u8]>`;
-//!    - a **WebSocket** subscriber queues one text frame holding the
-//!      message's JSON — also encoded once: server frames are not masked,
-//!      so every subscriber is sent the same bytes;
+//!    - an **event stream** ([`app::event_stream`]) queues the message's SSE
+//!      event — encoded once, as one HTTP/1.1 chunk shared by every
+//!      subscriber as `Arc<[u8]>`;
+//!    - a **WebSocket** subscriber ([`app::websocket`]) queues one text frame
+//!      holding the message's JSON — also encoded once: server frames are
+//!      not masked, so every subscriber is sent the same bytes;
 //!    - a **short poll** gets it on its next request, from the log.
 //! 7. **Bytes leave.** Every touched connection is flushed with one vectored
 //!    write; a subscriber too slow to take its bytes is closed and resumes by
 //!    id, so it loses nothing.
 //!
 //! A WebSocket client publishes the same way: its text frame is decoded by
-//! [`ws::WsConnection`] and handed to `Context::publish` from step 3 on.
+//! [`ws::WsConnection`] and handed to `subscription::publish` from step 3 on.
 //!
 //! Start reading at [`server`] for the loop, [`http::request`] or
 //! [`ws::connection`] for the protocols; `docs/` explains each with real
@@ -66,6 +82,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod json;
+pub mod node;
 pub mod output;
 pub mod server;
 pub mod sse;
@@ -73,4 +90,4 @@ pub mod stats;
 pub mod ws;
 
 pub use config::Config;
-pub use server::{Server, ServerHandle};
+pub use node::{Server, ServerHandle};

@@ -60,6 +60,40 @@ fn expect_100_continue_is_answered_before_the_body() {
 }
 
 #[test]
+fn http10_expect_100_continue_gets_no_interim_response() {
+    // RFC 9110 §10.1.1: ignore the expectation from an HTTP/1.0 client;
+    // §15.2: never send it a 1xx. The first thing it reads is the answer.
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.send("POST /ch/e10 HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi");
+    let reply = client.response();
+    assert_eq!((reply.status, reply.json()["id"].as_u64()), (200, Some(1)));
+}
+
+#[test]
+fn absolute_form_request_target_is_served() {
+    // RFC 9112 §3.2.2: a server MUST accept the absolute form.
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.post("/ch/abs", "x");
+    client.send(format!(
+        "GET http://{}/ch/abs/poll?after=0 HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.addr, server.addr
+    ));
+    let reply = client.response();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["messages"][0]["data"], "x");
+}
+
+#[test]
+fn favicon_is_no_content_not_an_error() {
+    let server = start();
+    let reply = Client::connect(server.addr).get("/favicon.ico");
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.header("content-length"), None, "RFC 9110 §8.6");
+}
+
+#[test]
 fn oversized_body_with_expect_gets_413_without_continue() {
     let server = start_with(|c| c.max_message = 10);
     let mut client = Client::connect(server.addr);
@@ -177,7 +211,7 @@ fn request_smuggling_vectors_are_refused() {
     );
     assert_rejected(
         "POST /ch/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
-        501,
+        400,
     );
     assert_rejected(
         "POST /ch/a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",

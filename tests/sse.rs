@@ -69,6 +69,25 @@ fn gap_event_comes_before_the_oldest_retained_message() {
 }
 
 #[test]
+fn malformed_last_event_id_is_a_gap_not_an_error() {
+    // A 400 would end a browser's EventSource for good; an id this server
+    // never gave out is answered like one older than the log.
+    let server = start_with(|c| c.retain = 3);
+    let mut publisher = Client::connect(server.addr);
+    for i in 1..=4 {
+        publisher.post("/ch/bad", &format!("m{i}"));
+    }
+    for header in ["Last-Event-ID: banana\r\n", "Last-Event-ID: 99\r\n"] {
+        let mut sse = SseClient::open(server.addr, "/ch/bad/sse", header);
+        assert_eq!(sse.next_event().unwrap().kind, "gap", "{header:?}");
+        let ids: Vec<String> = (0..3)
+            .map(|_| sse.next_event().unwrap().last_event_id)
+            .collect();
+        assert_eq!(ids, ["2", "3", "4"], "{header:?}");
+    }
+}
+
+#[test]
 fn resume_with_last_event_id_loses_and_repeats_nothing() {
     const COUNT: u64 = 10_000;
     let server = start_with(|c| c.retain = 20_000);

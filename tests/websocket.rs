@@ -18,20 +18,41 @@ fn handshake_rejections() {
         ("", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: !!notbase64!!\r\n", 400),
         ("", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n", 400),
         ("", "Upgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", 400),
-        ("", "", 426),
+        // A channel socket asked for without an upgrade: 426, and (RFC 9110
+        // §7.8) the `upgrade` connection option beside `Upgrade`.
+        ("/ch/t/ws", "", 426),
     ];
-    for (_, headers, status) in cases {
+    for (path, headers, status) in cases {
+        let path = if path.is_empty() { "/echo" } else { path };
         let mut client = Client::connect(server.addr);
-        client.send(format!("GET /echo HTTP/1.1\r\nHost: t\r\n{headers}\r\n"));
+        client.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n"));
         let reply = client.response();
         assert_eq!(reply.status, status, "{headers:?}");
         if status == 426 {
             assert_eq!(reply.header("sec-websocket-version"), Some("13"));
         }
+        if headers.is_empty() {
+            assert_eq!(reply.header("upgrade"), Some("websocket"));
+            assert_eq!(reply.header("connection"), Some("upgrade"));
+        }
     }
     let mut client = Client::connect(server.addr);
     client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
     assert_eq!(client.response().status, 400);
+}
+
+#[test]
+fn plain_http_to_echo_answers_with_the_request_body() {
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    // Any method, any framing the client used: the same bytes come back.
+    client.send("PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    let reply = client.response();
+    assert_eq!((reply.status, reply.text()), (200, "abcde".to_owned()));
+    assert_eq!(reply.header("content-type"), Some("text/x-test"));
+    assert_eq!(reply.header("content-length"), Some("5"));
+    let reply = client.get("/echo");
+    assert_eq!((reply.status, reply.body.len()), (200, 0));
 }
 
 #[test]

@@ -1,35 +1,45 @@
-//! The application: routes, per-connection sessions, and what they share.
+//! The application: what the bytes mean, per connection and per loop.
 //!
-//! `server/` hands each connection's bytes to its [`Session`]; the session
-//! decodes requests (`http/`), asks [`routes`] what to do, and either answers
-//! at once or turns the connection into a long poll, an event stream or a
-//! WebSocket. Publishing goes through [`Context::publish`]: the hub appends
-//! the message and returns its subscribers, and the event loop delivers one
-//! shared [`Delivery`] to each of them.
+//! [`App`] is one event loop's application state and implements the loop's
+//! contract, [`crate::server::Service`]. Each connection's state is a
+//! [`Session`], which dispatches to the mode the connection is in:
+//!
+//! - [`exchange`]: HTTP requests read and answered in order (the start);
+//! - [`long_poll`]: a request parked until its channel has news;
+//! - [`event_stream`]: a Server-Sent Events stream;
+//! - [`websocket`]: the echo endpoint or a channel subscriber.
+//!
+//! [`routes`] decides what each request asks for; [`subscription`] is the
+//! one module that talks to the hub; [`delivery`] holds each transport's
+//! encoding of a message, made once per publish and shared.
 
+pub mod delivery;
 pub mod event_stream;
-pub mod feed;
+pub mod exchange;
+pub mod long_poll;
 pub mod routes;
 pub mod session;
+pub mod subscription;
 pub mod websocket;
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
-use crate::http::chunked;
-use crate::http::date::DateCache;
-use crate::hub::{Hub, Message, Subscriber};
-use crate::sse;
+use crate::http::date::{DateCache, DATE_LEN};
+use crate::hub::{Hub, Subscriber};
+use crate::output::OutputQueue;
+use crate::server::{Address, Close, Outgoing, Service};
 use crate::stats::Stats;
 
+pub use delivery::Delivery;
 pub use session::Session;
 
 /// What every event loop shares.
 #[derive(Debug)]
 pub struct Shared {
     pub config: Config,
-    pub hub: Mutex<Hub>,
+    hub: Mutex<Hub>,
     pub stats: Stats,
 }
 
@@ -43,8 +53,9 @@ impl Shared {
         }
     }
 
-    /// The hub, locked. A panic elsewhere cannot leave it half-updated (each
-    /// operation is a few field writes), so a poisoned lock is still usable.
+    /// The hub, locked — for `subscription.rs` (and tests). A panic
+    /// elsewhere cannot leave it half-updated (each operation is a few field
+    /// writes), so a poisoned lock is still usable.
     pub fn hub(&self) -> MutexGuard<'_, Hub> {
         self.hub
             .lock()
@@ -52,80 +63,36 @@ impl Shared {
     }
 }
 
-/// One published message on its way to subscribers, with its wire encodings
-/// made at most once each and shared by every connection that sends it.
-#[derive(Debug)]
-pub struct Delivery {
-    pub message: Arc<Message>,
-    sse_event: OnceLock<Arc<[u8]>>,
-    sse_chunk: OnceLock<Arc<[u8]>>,
-    ws_frame: OnceLock<Arc<[u8]>>,
+/// One event loop's application state.
+pub struct App {
+    pub shared: Arc<Shared>,
+    /// This loop's index: subscribers are (loop, token) pairs.
+    pub event_loop: usize,
+    /// The time of the loop's current pass.
+    pub now: Instant,
+    dates: DateCache,
+    /// Publishes made during this pass, for the loop to deliver.
+    outgoing: Vec<Outgoing<Delivery>>,
+    /// `--ticker`: when loop 0 next publishes the clock.
+    next_tick: Option<Instant>,
 }
 
-impl Delivery {
-    pub fn new(message: Arc<Message>) -> Delivery {
-        Delivery {
-            message,
-            sse_event: OnceLock::new(),
-            sse_chunk: OnceLock::new(),
-            ws_frame: OnceLock::new(),
+impl App {
+    pub fn new(shared: Arc<Shared>, event_loop: usize, now: Instant) -> App {
+        let next_tick = match (event_loop, shared.config.ticker) {
+            (0, Some(every)) => Some(now + every),
+            _ => None,
+        };
+        App {
+            shared,
+            event_loop,
+            now,
+            dates: DateCache::default(),
+            outgoing: Vec::new(),
+            next_tick,
         }
     }
 
-    /// The SSE event, for streams without chunked framing (HTTP/1.0).
-    pub fn sse_event(&self) -> Arc<[u8]> {
-        Arc::clone(self.sse_event.get_or_init(|| {
-            let mut out = Vec::new();
-            sse::encode_event(&mut out, Some(self.message.id), None, &self.message.data);
-            out.into()
-        }))
-    }
-
-    /// The SSE event as one HTTP/1.1 chunk.
-    pub fn sse_chunk(&self) -> Arc<[u8]> {
-        Arc::clone(self.sse_chunk.get_or_init(|| {
-            let mut out = Vec::new();
-            chunked::encode_chunk(&self.sse_event(), &mut out);
-            out.into()
-        }))
-    }
-}
-
-impl Delivery {
-    /// The WebSocket text frame holding the message's JSON. Server frames
-    /// are not masked, so every subscriber can be sent the same bytes.
-    pub fn ws_frame(&self) -> Arc<[u8]> {
-        Arc::clone(self.ws_frame.get_or_init(|| {
-            let mut out = Vec::new();
-            crate::ws::frame::write_frame(
-                &mut out,
-                crate::ws::OpCode::Text,
-                self.message.json.as_bytes(),
-            );
-            out.into()
-        }))
-    }
-}
-
-/// A publish made during one callback, for the event loop to deliver.
-#[derive(Debug)]
-pub struct Published {
-    pub delivery: Arc<Delivery>,
-    pub subscribers: Vec<Subscriber>,
-}
-
-/// What a session callback may use besides its own connection.
-pub struct Context<'a> {
-    pub now: Instant,
-    pub wall: SystemTime,
-    pub shared: &'a Shared,
-    /// This event loop's index, for subscriber registration.
-    pub worker: usize,
-    pub dates: &'a mut DateCache,
-    pub published: &'a mut Vec<Published>,
-}
-
-impl Context<'_> {
     pub fn config(&self) -> &Config {
         &self.shared.config
     }
@@ -135,27 +102,120 @@ impl Context<'_> {
     }
 
     /// The `Date` header value for now.
-    pub fn date(&mut self) -> [u8; crate::http::date::DATE_LEN] {
-        *self.dates.get(self.wall)
+    pub fn date(&mut self) -> [u8; DATE_LEN] {
+        *self.dates.get(SystemTime::now())
     }
 
     /// Milliseconds since the Unix epoch.
     pub fn unix_millis(&self) -> u64 {
-        self.wall
+        SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64)
     }
 
-    /// Publishes `data` to `channel`; returns the new id.
-    pub fn publish(&mut self, channel: &str, data: String) -> u64 {
-        let time = self.unix_millis();
-        let (message, subscribers) = self.shared.hub().publish(channel, data, time);
-        Stats::add(&self.shared.stats.messages_published, 1);
-        let id = message.id;
-        self.published.push(Published {
-            delivery: Arc::new(Delivery::new(message)),
-            subscribers,
-        });
-        id
+    /// `now + duration`.
+    pub fn after(&self, duration: Duration) -> Instant {
+        self.now + duration
+    }
+
+    /// Queues a delivery for the loop to hand to `subscribers`.
+    fn send(&mut self, delivery: Arc<Delivery>, subscribers: &[Subscriber]) {
+        if subscribers.is_empty() {
+            return;
+        }
+        let to = subscribers
+            .iter()
+            .map(|s| Address {
+                event_loop: s.event_loop,
+                token: s.token,
+            })
+            .collect();
+        self.outgoing.push(Outgoing { mail: delivery, to });
+    }
+}
+
+impl Service for App {
+    type Session = Session;
+    type Mail = Delivery;
+
+    fn open(&mut self, token: usize, now: Instant) -> Session {
+        self.now = now;
+        Session::new(token, self)
+    }
+
+    fn input(
+        &mut self,
+        s: &mut Session,
+        input: &[u8],
+        out: &mut OutputQueue,
+        now: Instant,
+    ) -> usize {
+        self.now = now;
+        s.on_input(input, out, self)
+    }
+
+    fn deliver(
+        &mut self,
+        s: &mut Session,
+        mail: &Arc<Delivery>,
+        out: &mut OutputQueue,
+        now: Instant,
+    ) {
+        self.now = now;
+        s.on_deliver(mail, out, self);
+    }
+
+    fn timer(&mut self, s: &mut Session, out: &mut OutputQueue, now: Instant) {
+        self.now = now;
+        s.on_timer(out, self);
+    }
+
+    fn peer_closed(&mut self, s: &mut Session) {
+        s.on_peer_closed();
+    }
+
+    fn closed(&mut self, s: &mut Session, now: Instant) {
+        self.now = now;
+        s.on_closed(self);
+    }
+
+    fn close(&self, s: &Session) -> Close {
+        s.close()
+    }
+
+    fn wants_input(&self, s: &Session) -> bool {
+        s.wants_input()
+    }
+
+    fn deadline(&self, s: &Session) -> Option<Instant> {
+        s.deadline(self)
+    }
+
+    fn next_mail(&mut self) -> Option<Outgoing<Delivery>> {
+        self.outgoing.pop()
+    }
+
+    fn own_deadline(&self) -> Option<Instant> {
+        self.next_tick
+    }
+
+    /// Publishes the server's clock to channel `clock` (`--ticker`).
+    fn own_timer(&mut self, now: Instant) {
+        self.now = now;
+        if let (Some(at), Some(every)) = (self.next_tick, self.config().ticker) {
+            if now >= at {
+                let millis = self.unix_millis();
+                subscription::publish(self, "clock", format!("{millis}"));
+                self.next_tick = Some(now + every);
+            }
+        }
+    }
+
+    fn max_input(&self) -> usize {
+        self.config().limits.max_head + self.config().limits.max_body
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.shared.stats
     }
 }

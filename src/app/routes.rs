@@ -9,7 +9,9 @@
 //! | `/ch/{name}/longpoll?after=N&timeout=S` | GET, HEAD | the same, waiting for one |
 //! | `/ch/{name}/sse?after=N`      | GET        | an event stream                |
 //! | `/ch/{name}/ws?after=N`       | GET        | a WebSocket subscriber         |
-//! | `/echo`                       | GET        | the WebSocket echo (Autobahn)  |
+//! | `/echo`                       | GET + upgrade | the WebSocket echo (Autobahn) |
+//! | `/echo`                       | any        | `200` echoing the request body |
+//! | `/favicon.ico`                | GET, HEAD  | `204`: the demo has no icon    |
 //!
 //! Routing decides; it does not hold connections. Anything that outlives
 //! the request (parking, streaming, upgrading) is returned as an [`Action`]
@@ -18,9 +20,10 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::subscription;
 use super::websocket::Endpoint;
-use super::Context;
-use crate::http::{Method, RequestHead, Response, Status};
+use super::App;
+use crate::http::{HttpError, Method, RequestHead, Response, Status};
 use crate::hub::{valid_channel_name, Replay};
 use crate::stats::Stats;
 use crate::ws::handshake;
@@ -36,11 +39,11 @@ pub const LONGPOLL_MAX: Duration = Duration::from_secs(120);
 #[derive(Debug)]
 pub enum Action {
     Respond(Response),
-    /// Answer now if there is anything after `after`, else park until a
-    /// publish or `timeout`.
+    /// Answer now if there is anything after `after` (`None`: after the
+    /// newest), else park until a publish or `timeout`.
     LongPoll {
         channel: String,
-        after: u64,
+        after: Option<u64>,
         timeout: Duration,
     },
     /// Start an event stream, replaying after `after` (`None`: from now).
@@ -55,14 +58,19 @@ pub enum Action {
     },
 }
 
-pub fn route(head: &RequestHead, body: &[u8], cx: &mut Context) -> Action {
-    match route_checked(head, body, cx) {
+pub fn route(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Action {
+    match route_checked(head, body, app) {
         Ok(action) => action,
         Err(response) => Action::Respond(response),
     }
 }
 
-fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Action, Response> {
+/// The plain-text answer to a request the decoder refused.
+pub fn error_response(error: HttpError) -> Response {
+    Response::text(error.status, error.reason)
+}
+
+fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Action, Response> {
     let path = head.path();
     let readable = || allow(head, &[Method::Get, Method::Head]);
     if path == "/" {
@@ -75,14 +83,19 @@ fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Ac
     }
     if path == "/stats" {
         readable()?;
-        return Ok(Action::Respond(Response::json(cx.stats().to_json())));
+        return Ok(Action::Respond(Response::json(app.stats().to_json())));
+    }
+    if path == "/favicon.ico" {
+        // The demo has no icon; `204` keeps the browser's console clean.
+        readable()?;
+        return Ok(Action::Respond(Response {
+            status: Status::NO_CONTENT,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }));
     }
     if path == "/echo" {
-        let accept = handshake::validate(head)?;
-        return Ok(Action::WebSocket {
-            endpoint: Endpoint::Echo,
-            accept,
-        });
+        return echo(head, body);
     }
     let Some(rest) = path.strip_prefix("/ch/") else {
         return Err(Response::text(Status::NOT_FOUND, "no such path"));
@@ -102,24 +115,26 @@ fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Ac
     match operation {
         "" => {
             allow(head, &[Method::Post])?;
-            publish(&channel, body, cx)
+            publish(&channel, body, app)
         }
         "poll" => {
             readable()?;
             let after = number(head, "after")?;
-            let replay = cx.shared.hub().replay(&channel, after);
-            Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
+            let replay = subscription::replay(app, &channel, after);
+            Stats::add(
+                &app.stats().messages_delivered,
+                replay.messages.len() as u64,
+            );
             Ok(Action::Respond(messages_response(&replay)))
         }
         "longpoll" => {
             readable()?;
+            // Without `after`, wait for the next message from now on.
             let after = number(head, "after")?;
             let timeout = match number(head, "timeout")? {
                 Some(seconds) => Duration::from_secs(seconds).min(LONGPOLL_MAX),
                 None => LONGPOLL_DEFAULT,
             };
-            // Without `after`, wait for the next message from now on.
-            let after = after.unwrap_or_else(|| cx.shared.hub().last_id(&channel));
             Ok(Action::LongPoll {
                 channel,
                 after,
@@ -136,18 +151,8 @@ fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Ac
             allow(head, &[Method::Get])?;
             // The WHATWG standard's reconnection sends Last-Event-ID; it wins
             // over the query, which only the first connection carries.
-            let after = match head.header("last-event-id") {
-                Some(value) => Some(
-                    std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|v| v.trim().parse().ok())
-                        .ok_or_else(|| {
-                            Response::text(
-                                Status::BAD_REQUEST,
-                                "Last-Event-ID must be a message id",
-                            )
-                        })?,
-                ),
+            let after = match last_event_id(head) {
+                Some(id) => Some(id),
                 None => number(head, "after")?,
             };
             Ok(Action::EventStream { channel, after })
@@ -155,18 +160,58 @@ fn route_checked(head: &RequestHead, body: &[u8], cx: &mut Context) -> Result<Ac
     }
 }
 
-fn publish(channel: &str, body: &[u8], cx: &mut Context) -> Result<Action, Response> {
+/// The resume point an EventSource sends on reconnection. Empty means none
+/// (the standard sends it empty when the last event set no id). Anything
+/// else that is not an id cannot be one this server gave out: it is answered
+/// as a gap — a `400` would end the EventSource for good, since the
+/// standard fails the connection on any status but `200`.
+fn last_event_id(head: &RequestHead) -> Option<u64> {
+    let value = std::str::from_utf8(head.header("last-event-id")?).unwrap_or("?");
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    Some(value.parse().unwrap_or(u64::MAX))
+}
+
+/// `/echo`: a WebSocket handshake (what Autobahn tests), or, without an
+/// upgrade, any method answered `200` with the request body — an echoing
+/// origin for HTTP conformance suites.
+fn echo(head: &RequestHead, body: Vec<u8>) -> Result<Action, Response> {
+    let upgrading = head.header("upgrade").is_some()
+        || head.header("sec-websocket-key").is_some()
+        || head.header_has_token("connection", "upgrade");
+    if upgrading {
+        let accept = handshake::validate(head)?;
+        return Ok(Action::WebSocket {
+            endpoint: Endpoint::Echo,
+            accept,
+        });
+    }
+    let content_type = head
+        .header("content-type")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    Ok(Action::Respond(Response {
+        status: Status::OK,
+        headers: vec![("Content-Type", content_type)],
+        body,
+    }))
+}
+
+fn publish(channel: &str, body: Vec<u8>, app: &mut App) -> Result<Action, Response> {
     // The body limit is enforced by the decoder (413); this is the same
     // limit for a body that arrived whole.
-    if body.len() > cx.config().max_message {
+    if body.len() > app.config().max_message {
         return Err(Response::text(
             Status::CONTENT_TOO_LARGE,
             "message too large",
         ));
     }
-    let text = String::from_utf8(body.to_vec())
+    let text = String::from_utf8(body)
         .map_err(|_| Response::text(Status::BAD_REQUEST, "a message must be UTF-8 text"))?;
-    let id = cx.publish(channel, text);
+    let id = subscription::publish(app, channel, text);
     Ok(Action::Respond(Response::json(format!("{{\"id\":{id}}}"))))
 }
 
@@ -223,6 +268,6 @@ pub fn messages_response(replay: &Replay) -> Response {
 }
 
 /// Counts a served request.
-pub fn count_request(cx: &Context) {
-    Stats::add(&cx.stats().requests, 1);
+pub fn count_request(app: &App) {
+    Stats::add(&app.stats().requests, 1);
 }

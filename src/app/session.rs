@@ -1,4 +1,4 @@
-//! One connection's protocol state: what it is doing and what comes next.
+//! One connection's state: which mode it is in, and the dispatch to it.
 //!
 //! # How it works
 //!
@@ -9,58 +9,29 @@
 //!            ┌──────────── publish or timeout: answer ─────────┐
 //!            ▼                                                 │
 //!   ┌──────► Http ── /longpoll with nothing new ──► LongPoll ───┘
-//!   │          │
+//!   │  (exchange.rs)                               (long_poll.rs)
 //!   │          ├── /sse ──────► EventStream  (event_stream.rs)
 //!   │          └── /ws, /echo ► WebSocket    (websocket.rs)
 //!   │
-//!   └ after an error response: Closing (no more input is decoded)
+//!   └ after an error answer or the idle timeout: Closing (nothing more is read)
 //! ```
 //!
-//! A session never touches the socket: it is handed the bytes read
-//! (`on_input`, returning how many it used), deliveries (`on_deliver`) and
-//! due deadlines (`on_timer`), and writes into the connection's
-//! [`OutputQueue`]. `deadline()` tells the loop when to call back; `close()`
-//! tells it whether to close after flushing.
-//!
-//! Requests pipelined behind a parked long poll are not decoded until it is
-//! answered: `on_input` uses none of them, and the loop keeps them buffered.
+//! This file only dispatches: each callback of the loop's contract
+//! (`server/service.rs`) goes to the current mode's file, and what the mode
+//! answers — a close decision, a new mode — is recorded here.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::delivery::Delivery;
 use super::event_stream::EventStream;
-use super::routes::{self, Action};
+use super::exchange::{Exchange, Exchanged, Turn};
+use super::long_poll::LongPoll;
 use super::websocket::WebSocket;
-use super::{Context, Delivery};
-use crate::http::{
-    Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Response, Status,
-};
-use crate::hub::{Replay, Subscriber};
+use super::App;
 use crate::output::OutputQueue;
-use crate::stats::{ConnKind, Stats};
-
-/// Whether and how the connection should end. Ordered: a decision to
-/// close is only ever escalated (`Open` < `AfterFlush` < `Now`), never
-/// undone by a later event in the same pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Close {
-    Open,
-    /// Flush what is queued, then close (gracefully: shut down the write
-    /// side first so the client reads the response, not a reset).
-    AfterFlush,
-    /// Close at once: the peer is gone or cannot keep up.
-    Now,
-}
-
-/// A request parked until its channel has news.
-#[derive(Debug)]
-struct LongPoll {
-    channel: String,
-    after: u64,
-    deadline: Instant,
-    head_only: bool,
-    keep_alive: bool,
-}
+use crate::server::Close;
+use crate::stats::ConnKind;
 
 #[derive(Debug)]
 enum Mode {
@@ -68,32 +39,26 @@ enum Mode {
     LongPoll(LongPoll),
     EventStream(Box<EventStream>),
     WebSocket(Box<WebSocket>),
-    /// An error response is queued; input is ignored until the close.
+    /// An error answer is queued, or the connection idled out; input is
+    /// ignored until the close.
     Closing,
 }
 
 #[derive(Debug)]
 pub struct Session {
-    token: usize,
-    decoder: RequestDecoder,
-    /// The request being received: its head and the body so far.
-    request: Option<(RequestHead, Vec<u8>)>,
+    /// Reads requests in `Http` mode; idle between them.
+    exchange: Exchange,
     mode: Mode,
     close: Close,
-    /// When input last arrived (the keep-alive idle timeout runs from here).
-    last_input: Instant,
 }
 
 impl Session {
-    pub fn new(token: usize, cx: &Context) -> Session {
-        cx.stats().switch(None, Some(ConnKind::Http));
+    pub fn new(token: usize, app: &App) -> Session {
+        app.stats().switch(None, Some(ConnKind::Http));
         Session {
-            token,
-            decoder: RequestDecoder::new(cx.config().limits),
-            request: None,
+            exchange: Exchange::new(token, app),
             mode: Mode::Http,
             close: Close::Open,
-            last_input: cx.now,
         }
     }
 
@@ -117,32 +82,59 @@ impl Session {
         }
     }
 
-    fn set_mode(&mut self, mode: Mode, cx: &Context) {
+    fn set_mode(&mut self, mode: Mode, app: &App) {
         let before = self.kind();
         self.mode = mode;
         if before != self.kind() {
-            cx.stats().switch(Some(before), Some(self.kind()));
+            app.stats().switch(Some(before), Some(self.kind()));
         }
     }
 
-    fn subscriber(&self, cx: &Context, once: bool) -> Subscriber {
-        Subscriber {
-            worker: cx.worker,
-            token: self.token,
-            once,
+    /// Takes a mode's turn: a new mode, and what it decided about closing.
+    fn turn(&mut self, close: Close, turn: Option<Turn>, app: &App) {
+        self.escalate(close);
+        let mode = match turn {
+            None => return,
+            Some(Turn::LongPoll(parked)) => Mode::LongPoll(parked),
+            Some(Turn::EventStream(stream)) => Mode::EventStream(stream),
+            Some(Turn::WebSocket(ws)) => Mode::WebSocket(ws),
+            Some(Turn::Closing) => Mode::Closing,
+        };
+        self.set_mode(mode, app);
+    }
+
+    /// A parked long poll was answered (`Some`): back to reading requests.
+    fn answered(&mut self, close: Option<Close>, app: &App) {
+        if let Some(close) = close {
+            self.escalate(close);
+            self.set_mode(Mode::Http, app);
         }
     }
 
     /// Bytes arrived; returns how many were used. Unused bytes stay buffered
     /// by the loop and are offered again after the next event.
-    pub fn on_input(&mut self, input: &[u8], out: &mut OutputQueue, cx: &mut Context) -> usize {
-        self.last_input = cx.now;
+    pub fn on_input(&mut self, input: &[u8], out: &mut OutputQueue, app: &mut App) -> usize {
         let mut used = 0;
-        while self.close == Close::Open {
+        // A request may turn the connection; the rest of the input then
+        // belongs to the new mode (frames right behind a WebSocket handshake).
+        while self.close == Close::Open && used < input.len() {
+            let before = self.kind();
             match &mut self.mode {
-                Mode::Http => {}
+                Mode::Http => {
+                    let Exchanged {
+                        used: n,
+                        close,
+                        turn,
+                    } = self.exchange.on_input(&input[used..], out, app);
+                    used += n;
+                    let turned = turn.is_some();
+                    self.turn(close, turn, app);
+                    if !turned || self.kind() == before {
+                        break;
+                    }
+                }
                 Mode::WebSocket(ws) => {
-                    let (n, close) = ws.on_input(&input[used..], out, cx);
+                    let (n, close) = ws.on_input(&input[used..], out, app);
                     self.escalate(close);
                     return used + n;
                 }
@@ -151,180 +143,38 @@ impl Session {
                 // Nothing a client sends on an event stream means anything.
                 Mode::EventStream(_) | Mode::Closing => return input.len(),
             }
-            // Backpressure: a client pipelining requests without reading the
-            // answers gets no more answers until it reads.
-            if out.pending() > cx.config().max_pending {
-                return used;
-            }
-            match self.decoder.decode(&input[used..], cx.now) {
-                Err(error) => {
-                    self.fail(error, out, cx);
-                    return input.len();
-                }
-                Ok(Decoded { consumed, event }) => {
-                    used += consumed;
-                    match event {
-                        None if consumed == 0 => return used,
-                        None => {}
-                        Some(RequestEvent::Head(head)) => self.on_head(head, out),
-                        Some(RequestEvent::Body(data)) => {
-                            if let Some((_, body)) = &mut self.request {
-                                body.extend_from_slice(data);
-                            }
-                        }
-                        Some(RequestEvent::End) => {
-                            if let Some((head, body)) = self.request.take() {
-                                self.dispatch(head, body, out, cx);
-                            }
-                        }
-                    }
-                }
-            }
         }
-        input.len()
-    }
-
-    fn on_head(&mut self, head: RequestHead, out: &mut OutputQueue) {
-        // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits
-        // for this before sending the body. Oversized bodies never get here:
-        // the decoder already answered 413.
-        if head.expects_continue && head.body != crate::http::request::BodyLength::Fixed(0) {
-            out.extend(b"HTTP/1.1 100 Continue\r\n\r\n");
+        if self.close == Close::Open {
+            used
+        } else {
+            input.len()
         }
-        self.request = Some((head, Vec::new()));
-    }
-
-    /// A whole request has arrived: answer it, or change mode.
-    fn dispatch(
-        &mut self,
-        head: RequestHead,
-        body: Vec<u8>,
-        out: &mut OutputQueue,
-        cx: &mut Context,
-    ) {
-        routes::count_request(cx);
-        let head_only = head.method == Method::Head;
-        let keep_alive = head.keep_alive();
-        match routes::route(&head, &body, cx) {
-            Action::Respond(response) => self.respond(&response, head_only, keep_alive, out, cx),
-            Action::LongPoll {
-                channel,
-                after,
-                timeout,
-            } => {
-                let mut hub = cx.shared.hub();
-                let replay = hub.replay(&channel, Some(after));
-                if replay.messages.is_empty() {
-                    // Checked and subscribed under one lock: no publish can
-                    // fall between the two.
-                    hub.subscribe(&channel, self.subscriber(cx, true));
-                    drop(hub);
-                    let parked = LongPoll {
-                        channel,
-                        after,
-                        deadline: cx.now + timeout,
-                        head_only,
-                        keep_alive,
-                    };
-                    self.set_mode(Mode::LongPoll(parked), cx);
-                } else {
-                    drop(hub);
-                    self.answer_poll(&replay, head_only, keep_alive, out, cx);
-                }
-            }
-            Action::EventStream { channel, after } => {
-                let stream = EventStream::start(channel, after, &head, self.token, out, cx);
-                self.set_mode(Mode::EventStream(Box::new(stream)), cx);
-            }
-            Action::WebSocket { endpoint, accept } => {
-                let ws = WebSocket::start(endpoint, &accept, self.token, out, cx);
-                self.set_mode(Mode::WebSocket(Box::new(ws)), cx);
-            }
-        }
-    }
-
-    fn respond(
-        &mut self,
-        response: &Response,
-        head_only: bool,
-        keep_alive: bool,
-        out: &mut OutputQueue,
-        cx: &mut Context,
-    ) {
-        let date = cx.date();
-        out.with_owned(|buf| response.write(buf, &date, head_only, !keep_alive));
-        if !keep_alive {
-            self.escalate(Close::AfterFlush);
-        }
-    }
-
-    /// Answers a long poll with what the log holds after its id.
-    fn answer_poll(
-        &mut self,
-        replay: &Replay,
-        head_only: bool,
-        keep_alive: bool,
-        out: &mut OutputQueue,
-        cx: &mut Context,
-    ) {
-        Stats::add(&cx.stats().messages_delivered, replay.messages.len() as u64);
-        self.respond(
-            &routes::messages_response(replay),
-            head_only,
-            keep_alive,
-            out,
-            cx,
-        );
-    }
-
-    /// Answers a request that cannot be processed and closes the connection.
-    fn fail(&mut self, error: HttpError, out: &mut OutputQueue, cx: &mut Context) {
-        self.request = None;
-        self.respond(
-            &Response::text(error.status, error.reason),
-            false,
-            false,
-            out,
-            cx,
-        );
-        self.set_mode(Mode::Closing, cx);
     }
 
     /// A message was published to a channel this session subscribed to.
-    pub fn on_deliver(
-        &mut self,
-        delivery: &Arc<Delivery>,
-        out: &mut OutputQueue,
-        cx: &mut Context,
-    ) {
+    pub fn on_deliver(&mut self, delivery: &Arc<Delivery>, out: &mut OutputQueue, app: &mut App) {
         match &mut self.mode {
             Mode::LongPoll(parked) => {
-                let replay = cx.shared.hub().replay(&parked.channel, Some(parked.after));
-                let (head_only, keep_alive) = (parked.head_only, parked.keep_alive);
-                self.set_mode(Mode::Http, cx);
-                self.answer_poll(&replay, head_only, keep_alive, out, cx);
+                let close = parked.on_deliver(delivery, out, app);
+                self.answered(Some(close), app)
             }
             Mode::EventStream(stream) => {
-                let close = stream.on_deliver(delivery, out, cx);
-                self.escalate(close);
+                let close = stream.on_deliver(delivery, out, app);
+                self.escalate(close)
             }
             Mode::WebSocket(ws) => {
-                let close = ws.on_deliver(delivery, out, cx);
-                self.escalate(close);
+                let close = ws.on_deliver(delivery, out, app);
+                self.escalate(close)
             }
             Mode::Http | Mode::Closing => {}
         }
     }
 
     /// When `on_timer` should next be called.
-    pub fn deadline(&self, cx: &Context) -> Option<Instant> {
-        let config = cx.config();
+    pub fn deadline(&self, app: &App) -> Option<Instant> {
         match &self.mode {
-            Mode::Http => Some(match self.decoder.head_started() {
-                Some(started) => started + config.head_timeout,
-                None => self.last_input + config.idle_timeout,
-            }),
-            Mode::LongPoll(parked) => Some(parked.deadline),
+            Mode::Http => Some(self.exchange.deadline(app)),
+            Mode::LongPoll(parked) => Some(parked.deadline()),
             Mode::EventStream(stream) => Some(stream.deadline()),
             Mode::WebSocket(ws) => Some(ws.deadline()),
             Mode::Closing => None,
@@ -332,53 +182,26 @@ impl Session {
     }
 
     /// A deadline may have passed.
-    pub fn on_timer(&mut self, out: &mut OutputQueue, cx: &mut Context) {
-        let now = cx.now;
+    pub fn on_timer(&mut self, out: &mut OutputQueue, app: &mut App) {
         match &mut self.mode {
             Mode::Http => {
-                if self
-                    .decoder
-                    .head_started()
-                    .is_some_and(|t| now >= t + cx.config().head_timeout)
-                {
-                    self.fail(
-                        HttpError::new(
-                            Status::REQUEST_TIMEOUT,
-                            "request head not received in time",
-                        ),
-                        out,
-                        cx,
-                    );
-                } else if self.request.is_none()
-                    && now >= self.last_input + cx.config().idle_timeout
-                {
-                    self.close = if out.is_empty() {
-                        Close::Now
-                    } else {
-                        Close::AfterFlush
-                    };
+                if let Some((close, turn)) = self.exchange.on_timer(out, app) {
+                    self.turn(close, Some(turn), app)
                 }
             }
-            Mode::LongPoll(parked) if now >= parked.deadline => {
-                let channel = std::mem::take(&mut parked.channel);
-                let (head_only, keep_alive) = (parked.head_only, parked.keep_alive);
-                let replay = {
-                    let mut hub = cx.shared.hub();
-                    hub.unsubscribe(&channel, cx.worker, self.token);
-                    hub.replay(&channel, None)
-                };
-                self.set_mode(Mode::Http, cx);
-                self.answer_poll(&replay, head_only, keep_alive, out, cx);
+            Mode::LongPoll(parked) => {
+                let close = parked.on_timer(out, app);
+                self.answered(close, app)
             }
             Mode::EventStream(stream) => {
-                let close = stream.on_timer(out, cx);
-                self.escalate(close);
+                let close = stream.on_timer(out, app);
+                self.escalate(close)
             }
             Mode::WebSocket(ws) => {
-                let close = ws.on_timer(out, cx);
-                self.escalate(close);
+                let close = ws.on_timer(out, app);
+                self.escalate(close)
             }
-            Mode::LongPoll(_) | Mode::Closing => {}
+            Mode::Closing => {}
         }
     }
 
@@ -393,18 +216,14 @@ impl Session {
     }
 
     /// The connection is going away: leave every table.
-    pub fn on_closed(&mut self, cx: &Context) {
+    pub fn on_closed(&mut self, app: &App) {
         match &self.mode {
-            Mode::LongPoll(parked) => {
-                cx.shared
-                    .hub()
-                    .unsubscribe(&parked.channel, cx.worker, self.token)
-            }
-            Mode::EventStream(stream) => stream.on_closed(self.token, cx),
-            Mode::WebSocket(ws) => ws.on_closed(self.token, cx),
+            Mode::LongPoll(parked) => parked.on_closed(app),
+            Mode::EventStream(stream) => stream.on_closed(app),
+            Mode::WebSocket(ws) => ws.on_closed(app),
             Mode::Http | Mode::Closing => {}
         }
-        cx.stats().switch(Some(self.kind()), None);
+        app.stats().switch(Some(self.kind()), None);
     }
 
     /// True while the session would use more input now; the loop stops
@@ -419,41 +238,31 @@ mod tests {
     //! The session's timers on a simulated clock: `now` is whatever the
     //! test says, so timeouts of seconds are checked without sleeping.
 
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     use super::*;
-    use crate::app::{Published, Shared};
+    use crate::app::Shared;
     use crate::config::Config;
-    use crate::http::date::DateCache;
 
     struct Clock {
-        shared: Shared,
-        dates: DateCache,
-        published: Vec<Published>,
+        app: App,
         start: Instant,
     }
 
     impl Clock {
         fn new() -> Clock {
-            let shared = Shared::new(Config::default());
+            let start = Instant::now();
+            let shared = Arc::new(Shared::new(Config::default()));
             Clock {
-                shared,
-                dates: DateCache::default(),
-                published: Vec::new(),
-                start: Instant::now(),
+                app: App::new(shared, 0, start),
+                start,
             }
         }
 
-        /// A context at `seconds` after the start.
-        fn at(&mut self, seconds: u64) -> Context<'_> {
-            Context {
-                now: self.start + Duration::from_secs(seconds),
-                wall: SystemTime::now(),
-                shared: &self.shared,
-                worker: 0,
-                dates: &mut self.dates,
-                published: &mut self.published,
-            }
+        /// The application at `seconds` after the start.
+        fn at(&mut self, seconds: u64) -> &mut App {
+            self.app.now = self.start + Duration::from_secs(seconds);
+            &mut self.app
         }
     }
 
@@ -470,16 +279,16 @@ mod tests {
     fn head_timeout_answers_408_ten_seconds_after_the_first_byte() {
         let mut clock = Clock::new();
         let mut out = OutputQueue::default();
-        let mut session = Session::new(1, &clock.at(0));
+        let mut session = Session::new(1, clock.at(0));
         // The head starts arriving at 1 s and never finishes.
-        assert_eq!(session.on_input(b"GET / HT", &mut out, &mut clock.at(1)), 0);
+        assert_eq!(session.on_input(b"GET / HT", &mut out, clock.at(1)), 0);
         assert_eq!(
-            session.deadline(&clock.at(1)),
+            session.deadline(clock.at(1)),
             Some(clock.start + Duration::from_secs(11))
         );
-        session.on_timer(&mut out, &mut clock.at(10));
+        session.on_timer(&mut out, clock.at(10));
         assert!(out.is_empty(), "nothing before the deadline");
-        session.on_timer(&mut out, &mut clock.at(11));
+        session.on_timer(&mut out, clock.at(11));
         assert!(written(&mut out).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
         assert_eq!(session.close(), Close::AfterFlush);
     }
@@ -488,20 +297,20 @@ mod tests {
     fn idle_keep_alive_connection_closes_after_sixty_seconds() {
         let mut clock = Clock::new();
         let mut out = OutputQueue::default();
-        let mut session = Session::new(1, &clock.at(0));
+        let mut session = Session::new(1, clock.at(0));
         let request = b"GET /stats HTTP/1.1\r\nHost: t\r\n\r\n";
         assert_eq!(
-            session.on_input(request, &mut out, &mut clock.at(5)),
+            session.on_input(request, &mut out, clock.at(5)),
             request.len()
         );
         assert!(written(&mut out).starts_with("HTTP/1.1 200 OK\r\n"));
         assert_eq!(
-            session.deadline(&clock.at(5)),
+            session.deadline(clock.at(5)),
             Some(clock.start + Duration::from_secs(65))
         );
-        session.on_timer(&mut out, &mut clock.at(64));
+        session.on_timer(&mut out, clock.at(64));
         assert_eq!(session.close(), Close::Open);
-        session.on_timer(&mut out, &mut clock.at(65));
+        session.on_timer(&mut out, clock.at(65));
         assert_eq!(session.close(), Close::Now, "closed without a response");
     }
 
@@ -509,15 +318,19 @@ mod tests {
     fn parked_long_poll_answers_empty_at_its_timeout() {
         let mut clock = Clock::new();
         let mut out = OutputQueue::default();
-        let mut session = Session::new(1, &clock.at(0));
+        let mut session = Session::new(1, clock.at(0));
         let request = b"GET /ch/quiet/longpoll?timeout=45 HTTP/1.1\r\nHost: t\r\n\r\n";
-        session.on_input(request, &mut out, &mut clock.at(0));
+        session.on_input(request, &mut out, clock.at(0));
         assert!(out.is_empty(), "parked: no answer yet");
-        assert_eq!(clock.shared.hub().subscriber_count(), 1);
-        session.on_timer(&mut out, &mut clock.at(44));
+        assert_eq!(clock.app.shared.hub().subscriber_count(), 1);
+        session.on_timer(&mut out, clock.at(44));
         assert!(out.is_empty());
-        session.on_timer(&mut out, &mut clock.at(45));
+        session.on_timer(&mut out, clock.at(45));
         assert!(written(&mut out).ends_with(r#"{"messages":[],"last_id":0,"gap":false}"#));
-        assert_eq!(clock.shared.hub().subscriber_count(), 0, "left the channel");
+        assert_eq!(
+            clock.app.shared.hub().subscriber_count(),
+            0,
+            "left the channel"
+        );
     }
 }

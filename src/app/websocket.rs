@@ -10,10 +10,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::feed::{Feed, Transport};
-use super::session::Close;
-use super::{Context, Delivery};
+use super::delivery::{Delivery, Transport};
+use super::subscription::{self, Subscription};
+use super::App;
+use crate::buffers;
 use crate::output::OutputQueue;
+use crate::server::Close;
 use crate::ws::frame::{write_frame, write_header, OpCode};
 use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
 
@@ -33,11 +35,12 @@ pub enum Endpoint {
 #[derive(Debug)]
 enum Role {
     Echo,
-    Channel(Feed),
+    Channel(Subscription),
 }
 
 #[derive(Debug)]
 pub struct WebSocket {
+    token: usize,
     conn: WsConnection,
     role: Role,
     /// A ping is out and nothing has come back since.
@@ -53,36 +56,37 @@ pub struct WebSocket {
 impl WebSocket {
     /// Answers `101`, and for a channel replays and subscribes.
     pub fn start(
+        token: usize,
         endpoint: Endpoint,
         accept: &str,
-        token: usize,
         out: &mut OutputQueue,
-        cx: &mut Context,
+        app: &mut App,
     ) -> WebSocket {
-        let date = cx.date();
+        let date = app.date();
         let role = out.with_owned(|buf| {
             handshake::write_accept(buf, accept, &date);
             match endpoint {
                 Endpoint::Echo => Role::Echo,
-                Endpoint::Channel { channel, after } => Role::Channel(Feed::start(
+                Endpoint::Channel { channel, after } => Role::Channel(Subscription::start(
                     channel,
                     after,
                     Transport::WebSocket,
                     token,
                     buf,
-                    cx,
+                    app,
                 )),
             }
         });
         let ends_at = match role {
-            Role::Channel(_) => cx.config().ws_max_duration.map(|d| cx.now + d),
+            Role::Channel(_) => app.config().ws_max_duration.map(|d| app.now + d),
             Role::Echo => None,
         };
         WebSocket {
-            conn: WsConnection::new(cx.config().max_ws_message),
+            token,
+            conn: WsConnection::new(app.config().max_ws_message),
             role,
             awaiting_pong: false,
-            next_check: cx.now + cx.config().ws_ping,
+            next_check: app.now + app.config().ws_ping,
             ends_at,
             events: Vec::new(),
         }
@@ -93,11 +97,16 @@ impl WebSocket {
         &mut self,
         input: &[u8],
         out: &mut OutputQueue,
-        cx: &mut Context,
+        app: &mut App,
     ) -> (usize, Close) {
         if self.conn.state() == WsState::Open {
             self.awaiting_pong = false;
-            self.next_check = cx.now + cx.config().ws_ping;
+            self.next_check = app.now + app.config().ws_ping;
+        }
+        // Messages are assembled in a buffer from the loop's pool, and the
+        // buffer goes back when the read is done.
+        if let Some(unused) = self.conn.recycle(buffers::take()) {
+            buffers::give_back(unused);
         }
         let mut used = 0;
         let mut events = std::mem::take(&mut self.events);
@@ -105,18 +114,20 @@ impl WebSocket {
             let n = out.with_owned(|buf| self.conn.receive(&input[used..], buf, &mut events));
             used += n;
             for event in events.drain(..) {
-                self.on_event(event, out, cx);
+                self.on_event(event, out, app);
             }
             if n == 0 || used == input.len() || self.conn.state() == WsState::Closed {
                 break;
             }
         }
         self.events = events;
-        self.conn.release_buffers();
+        if let Some(idle) = self.conn.release_buffers() {
+            buffers::give_back(idle);
+        }
         (used, self.close_state())
     }
 
-    fn on_event(&mut self, event: WsEvent, out: &mut OutputQueue, cx: &mut Context) {
+    fn on_event(&mut self, event: WsEvent, out: &mut OutputQueue, app: &mut App) {
         match (event, &self.role) {
             (WsEvent::Message(message), Role::Echo) => {
                 // After our Close nothing more may be sent (§5.5.1).
@@ -132,10 +143,12 @@ impl WebSocket {
                     out.push_owned(message.data);
                 } else {
                     out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
-                    self.conn.recycle(message.data);
+                    if let Some(unused) = self.conn.recycle(message.data) {
+                        buffers::give_back(unused);
+                    }
                 }
             }
-            (WsEvent::Message(message), Role::Channel(feed)) => {
+            (WsEvent::Message(message), Role::Channel(subscription)) => {
                 // Published even after our Close: the client sent it before
                 // it saw the Close, and will resume from its last id.
                 if message.opcode != OpCode::Text {
@@ -147,36 +160,31 @@ impl WebSocket {
                             buf,
                         )
                     });
-                    self.next_check = cx.now + CLOSE_TIMEOUT;
+                    self.next_check = app.now + CLOSE_TIMEOUT;
                     return;
                 }
                 let text =
                     String::from_utf8(message.data).expect("validated as UTF-8 by the decoder");
-                if text.len() > cx.config().max_message {
+                if text.len() > app.config().max_message {
                     out.with_owned(|buf| {
                         self.conn
                             .close(close_code::TOO_BIG, "message too large", buf)
                     });
-                    self.next_check = cx.now + CLOSE_TIMEOUT;
+                    self.next_check = app.now + CLOSE_TIMEOUT;
                     return;
                 }
-                let channel = feed.channel.clone();
-                cx.publish(&channel, text);
+                let channel = subscription.channel.clone();
+                subscription::publish(app, &channel, text);
             }
             (WsEvent::Pong, _) | (WsEvent::Closed { .. }, _) => {}
         }
     }
 
     /// A message was published to this subscriber's channel.
-    pub fn on_deliver(
-        &mut self,
-        delivery: &Delivery,
-        out: &mut OutputQueue,
-        cx: &Context,
-    ) -> Close {
-        if let Role::Channel(feed) = &mut self.role {
+    pub fn on_deliver(&mut self, delivery: &Delivery, out: &mut OutputQueue, app: &App) -> Close {
+        if let Role::Channel(subscription) = &mut self.role {
             // After our Close, nothing more may be sent (§5.5.1).
-            if self.conn.state() == WsState::Open && !feed.deliver(delivery, out, cx) {
+            if self.conn.state() == WsState::Open && !subscription.deliver(delivery, out, app) {
                 return Close::Now;
             }
         }
@@ -188,14 +196,14 @@ impl WebSocket {
             .map_or(self.next_check, |end| end.min(self.next_check))
     }
 
-    pub fn on_timer(&mut self, out: &mut OutputQueue, cx: &Context) -> Close {
-        if self.ends_at.is_some_and(|end| cx.now >= end) {
+    pub fn on_timer(&mut self, out: &mut OutputQueue, app: &App) -> Close {
+        if self.ends_at.is_some_and(|end| app.now >= end) {
             self.ends_at = None;
             // §7.4.1: 1001, going away — the client resumes with ?after=.
-            self.close(close_code::GOING_AWAY, "max duration reached", out, cx);
+            self.close(close_code::GOING_AWAY, "max duration reached", out, app);
             return self.close_state();
         }
-        if cx.now < self.next_check {
+        if app.now < self.next_check {
             return self.close_state();
         }
         match self.conn.state() {
@@ -203,7 +211,7 @@ impl WebSocket {
             WsState::Open => {
                 out.with_owned(|buf| write_frame(buf, OpCode::Ping, b"rtweb"));
                 self.awaiting_pong = true;
-                self.next_check = cx.now + cx.config().ws_ping;
+                self.next_check = app.now + app.config().ws_ping;
             }
             // The peer never answered our Close.
             WsState::CloseSent | WsState::Closed => return Close::Now,
@@ -212,9 +220,9 @@ impl WebSocket {
     }
 
     /// Server-side close, e.g. when shutting a subscriber down.
-    pub fn close(&mut self, code: u16, reason: &str, out: &mut OutputQueue, cx: &Context) {
+    pub fn close(&mut self, code: u16, reason: &str, out: &mut OutputQueue, app: &App) {
         out.with_owned(|buf| self.conn.close(code, reason, buf));
-        self.next_check = cx.now + CLOSE_TIMEOUT;
+        self.next_check = app.now + CLOSE_TIMEOUT;
     }
 
     fn close_state(&self) -> Close {
@@ -225,9 +233,9 @@ impl WebSocket {
         }
     }
 
-    pub fn on_closed(&self, token: usize, cx: &Context) {
-        if let Role::Channel(feed) = &self.role {
-            feed.stop(token, cx);
+    pub fn on_closed(&self, app: &App) {
+        if let Role::Channel(subscription) = &self.role {
+            subscription.stop(self.token, app);
         }
     }
 }

@@ -5,7 +5,8 @@
 //! - [`request`]: the request decoder — head (parsed by `httparse`), limits,
 //!   the RFC 9112 §6.3 body-framing rules, and the body itself.
 //! - [`chunked`]: the strict chunked transfer coding, decoder and encoder.
-//! - [`response`]: status codes, the response head writer, `Date`.
+//! - [`response`]: status codes, the response head writer.
+//! - [`date`]: the `Date` header value, formatted once a second.
 
 pub mod chunked;
 pub mod date;

@@ -373,6 +373,14 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
     if target.len() > limits.max_target {
         return Err(error(Status::URI_TOO_LONG, "request-target too long"));
     }
+    // RFC 9112 §3.2.2: a server MUST accept the absolute form
+    // (`GET http://host/path HTTP/1.1`), and "MUST ignore the received Host
+    // header field (if any) and instead use the host information of the
+    // request-target".
+    let (authority, target) = match split_absolute_form(target) {
+        Some((authority, path)) => (Some(authority), path),
+        None => (None, target),
+    };
     let version = if request.version == Some(0) {
         Version::Http10
     } else {
@@ -384,11 +392,15 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
         "POST" => Method::Post,
         _ => Method::Other,
     };
-    let headers: Vec<(String, Vec<u8>)> = request
+    let mut headers: Vec<(String, Vec<u8>)> = request
         .headers
         .iter()
         .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
         .collect();
+    if let Some(authority) = authority {
+        headers.retain(|(n, _)| n != "host");
+        headers.push(("host".to_owned(), authority.as_bytes().to_vec()));
+    }
 
     // RFC 9112 §3.2: a server MUST respond with 400 to any HTTP/1.1 request
     // message that lacks a Host header field and to any request message that
@@ -421,6 +433,22 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
         body,
         expects_continue,
     })
+}
+
+/// `http://authority/path?query` → (`authority`, `/path?query`); `None`
+/// for any other form. The path of an absolute URI may be empty (`/` then).
+fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
+    let scheme_len = ["http://", "https://"].into_iter().find_map(|scheme| {
+        let prefix = target.get(..scheme.len())?;
+        prefix.eq_ignore_ascii_case(scheme).then_some(scheme.len())
+    })?;
+    let rest = &target[scheme_len..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    if authority.is_empty() {
+        return None;
+    }
+    Some((authority, if path.is_empty() { "/" } else { path }))
 }
 
 /// RFC 9112 §6.3, "Message Body Length", the request cases in the RFC's order.
@@ -463,18 +491,27 @@ fn body_length(
             .filter(|c| !c.is_empty())
             .collect();
         let chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
-        // §6.3 item 4: chunked must be the final coding. We understand no
-        // other coding, so anything else is 501 (§6.1), and chunked applied
-        // twice is malformed (§7.1: MUST NOT apply chunked more than once).
         return match codings.as_slice() {
+            [] => Err(error(Status::BAD_REQUEST, "empty Transfer-Encoding")),
             [only] if chunked(only) => Ok(BodyLength::Chunked),
+            // §7.1: a sender MUST NOT apply chunked more than once.
             [.., last] if chunked(last) && codings.iter().filter(|c| chunked(c)).count() > 1 => {
                 Err(error(Status::BAD_REQUEST, "chunked applied more than once"))
             }
-            [] => Err(error(Status::BAD_REQUEST, "empty Transfer-Encoding")),
-            _ => Err(error(
+            // §6.1: the message is framable (chunked is last), but a coding
+            // before it is one we do not understand: 501.
+            [.., last] if chunked(last) => Err(error(
                 Status::NOT_IMPLEMENTED,
                 "only the chunked transfer coding is supported",
+            )),
+            // §6.3 item 4: "If a Transfer-Encoding header field is present in
+            // a request and the chunked transfer coding is not the final
+            // encoding, the message body length cannot be determined
+            // reliably; the server MUST respond with the 400 (Bad Request)
+            // status code and then close the connection."
+            _ => Err(error(
+                Status::BAD_REQUEST,
+                "chunked must be the final transfer coding",
             )),
         };
     }

@@ -117,8 +117,12 @@ fn smuggling_vectors_are_refused() {
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x3\r\n\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400),
-        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501),
+        // RFC 9112 §6.3 item 4: chunked not final → 400; §6.1: an unknown
+        // coding in an otherwise framable message → 501.
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
         ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n", 400),
@@ -274,5 +278,30 @@ fn query_values() {
             h.query("no")
         ),
         ("/p", Some("5"), Some(""), Some("2"), None)
+    );
+}
+
+#[test]
+fn absolute_form_target_is_accepted_and_its_authority_wins() {
+    // RFC 9112 §3.2.2: accept the absolute form; its authority replaces Host.
+    let head = |input: &str| {
+        let mut decoder = RequestDecoder::new(Limits::default());
+        match decoder
+            .decode(input.as_bytes(), Instant::now())
+            .unwrap()
+            .event
+        {
+            Some(RequestEvent::Head(head)) => head,
+            other => panic!("expected a head, got {other:?}"),
+        }
+    };
+    let abs =
+        head("GET http://example.test:8080/ch/x/poll?after=3 HTTP/1.1\r\nHost: other\r\n\r\n");
+    assert_eq!((abs.path(), abs.query("after")), ("/ch/x/poll", Some("3")));
+    assert_eq!(abs.header("host"), Some(&b"example.test:8080"[..]));
+    assert_eq!(head("GET HTTP://h HTTP/1.1\r\nHost: h\r\n\r\n").target, "/");
+    assert_eq!(
+        head("GET /http://x HTTP/1.1\r\nHost: h\r\n\r\n").target,
+        "/http://x"
     );
 }

@@ -15,6 +15,7 @@ impl Status {
     pub const CONTINUE: Status = Status(100);
     pub const SWITCHING_PROTOCOLS: Status = Status(101);
     pub const OK: Status = Status(200);
+    pub const NO_CONTENT: Status = Status(204);
     pub const BAD_REQUEST: Status = Status(400);
     pub const NOT_FOUND: Status = Status(404);
     pub const METHOD_NOT_ALLOWED: Status = Status(405);
@@ -34,6 +35,7 @@ impl Status {
             100 => "Continue",
             101 => "Switching Protocols",
             200 => "OK",
+            204 => "No Content",
             400 => "Bad Request",
             404 => "Not Found",
             405 => "Method Not Allowed",
@@ -100,6 +102,12 @@ pub fn write_head(out: &mut Vec<u8>, status: Status, fields: &HeadFields<'_>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends an interim (1xx) response: a status line and the empty line.
+/// RFC 9110 §15.2: a 1xx has no content, and is never sent to HTTP/1.0.
+pub fn write_interim(out: &mut Vec<u8>, status: Status) {
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n\r\n", status.0, status.reason());
+}
+
 /// A complete response with its body in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -155,9 +163,14 @@ impl Response {
     /// Appends head and body; for a `HEAD` request the head alone, with the
     /// `Content-Length` the `GET` would have had.
     pub fn write(&self, out: &mut Vec<u8>, date: &[u8], head_only: bool, close: bool) {
+        // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response.
+        let framing = match self.status.0 {
+            100..=199 | 204 => Framing::None,
+            _ => Framing::Length(self.body.len()),
+        };
         let fields = HeadFields {
             date,
-            framing: Framing::Length(self.body.len()),
+            framing,
             close,
             headers: &self.headers,
         };

@@ -16,15 +16,10 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use super::service::Service;
 use super::timers::Scheduled;
-use crate::app::{Context, Session};
 use crate::output::{OutputQueue, MAX_SLICES};
 use crate::stats::Stats;
-
-/// Most unused input buffered per connection (a request head plus a body).
-pub fn max_input(cx: &Context) -> usize {
-    cx.config().limits.max_head + cx.config().limits.max_body
-}
 
 /// How long a closing connection may take to flush and to see the peer's
 /// EOF after our write side is shut down.
@@ -60,11 +55,11 @@ pub enum ReadState {
     Ended,
 }
 
-pub struct Connection {
+pub struct Connection<S: Service> {
     pub socket: TcpStream,
-    /// Distinguishes this connection from earlier users of the same slot.
+    /// Distinguishes this connection from earlier users of the same token.
     pub serial: u64,
-    pub session: Session,
+    pub session: S::Session,
     pub input: Vec<u8>,
     pub output: OutputQueue,
     pub scheduled: Scheduled,
@@ -83,8 +78,8 @@ pub enum ReadOutcome {
     Failed,
 }
 
-impl Connection {
-    pub fn new(socket: TcpStream, serial: u64, session: Session) -> Connection {
+impl<S: Service> Connection<S> {
+    pub fn new(socket: TcpStream, serial: u64, session: S::Session) -> Self {
         Connection {
             socket,
             serial,
@@ -101,23 +96,22 @@ impl Connection {
 
     /// Reads until `WouldBlock`, EOF, or a full input buffer, handing each
     /// piece to the session as it arrives.
-    pub fn read(&mut self, scratch: &mut [u8], cx: &mut Context) -> ReadOutcome {
+    pub fn read(&mut self, scratch: &mut [u8], service: &mut S, now: Instant) -> ReadOutcome {
         loop {
-            let limit = max_input(cx);
-            if self.closing.is_none() && self.input.len() >= limit {
+            if self.closing.is_none() && self.input.len() >= service.max_input() {
                 self.read_state = ReadState::Blocked;
                 return ReadOutcome::Ok;
             }
             match self.socket.read(scratch) {
                 Ok(0) => {
                     self.read_state = ReadState::Ended;
-                    self.session.on_peer_closed();
+                    service.peer_closed(&mut self.session);
                     return ReadOutcome::Ok;
                 }
                 Ok(n) => {
-                    Stats::add(&cx.stats().bytes_in, n as u64);
+                    Stats::add(&service.stats().bytes_in, n as u64);
                     if self.closing.is_none() {
-                        self.offer(&scratch[..n], cx);
+                        self.offer(&scratch[..n], service, now);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -134,22 +128,22 @@ impl Connection {
     }
 
     /// Offers freshly read bytes, zero-copy when nothing is buffered.
-    fn offer(&mut self, fresh: &[u8], cx: &mut Context) {
+    fn offer(&mut self, fresh: &[u8], service: &mut S, now: Instant) {
         if self.input.is_empty() {
-            let used = self.session.on_input(fresh, &mut self.output, cx);
+            let used = service.input(&mut self.session, fresh, &mut self.output, now);
             self.input.extend_from_slice(&fresh[used..]);
         } else {
             self.input.extend_from_slice(fresh);
-            self.offer_buffered(cx);
+            self.offer_buffered(service, now);
         }
     }
 
     /// Offers what is buffered again (the session may have changed mode).
-    pub fn offer_buffered(&mut self, cx: &mut Context) {
+    pub fn offer_buffered(&mut self, service: &mut S, now: Instant) {
         if self.input.is_empty() {
             return;
         }
-        let used = self.session.on_input(&self.input, &mut self.output, cx);
+        let used = service.input(&mut self.session, &self.input, &mut self.output, now);
         self.input.drain(..used);
         if self.input.is_empty() {
             // Give the memory back: idle connections should cost little.

@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-/// One entry: when, for which slot, for which incarnation of that slot.
+/// One entry: when, for which token, for which incarnation of that token.
 type Entry = Reverse<(Instant, usize, u64)>;
 
 #[derive(Debug, Default)]
@@ -29,13 +29,13 @@ impl Timers {
         &mut self,
         scheduled: &mut Scheduled,
         deadline: Option<Instant>,
-        slot: usize,
+        token: usize,
         serial: u64,
     ) {
         if let Some(at) = deadline {
             if scheduled.0.is_none_or(|s| at < s) {
                 scheduled.0 = Some(at);
-                self.heap.push(Reverse((at, slot, serial)));
+                self.heap.push(Reverse((at, token, serial)));
             }
         }
     }
@@ -45,13 +45,13 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 
-    /// Pops the next entry due at `now`: its slot, serial and time.
+    /// Pops the next entry due at `now`: its token, serial and time.
     pub fn pop_due(&mut self, now: Instant) -> Option<(usize, u64, Instant)> {
         match self.heap.peek() {
             Some(Reverse((at, _, _))) if *at <= now => self
                 .heap
                 .pop()
-                .map(|Reverse((at, slot, serial))| (slot, serial, at)),
+                .map(|Reverse((at, token, serial))| (token, serial, at)),
             _ => None,
         }
     }
@@ -90,8 +90,8 @@ mod tests {
             timers.schedule(&mut s, Some(t0 + Duration::from_secs(i)), 3, 7);
         }
         assert_eq!(timers.len(), 1);
-        let (slot, serial, at) = timers.pop_due(t0 + Duration::from_secs(1)).unwrap();
-        assert_eq!((slot, serial), (3, 7));
+        let (token, serial, at) = timers.pop_due(t0 + Duration::from_secs(1)).unwrap();
+        assert_eq!((token, serial), (3, 7));
         assert!(Timers::claim(&mut s, at));
     }
 

@@ -27,12 +27,12 @@
 
 use super::frame::{close_code, write_close, write_frame, FrameHeader, OpCode, ProtocolError};
 use super::mask::apply_mask;
-use super::message::{Message, MessageAssembler};
+use super::message::{MessageAssembler, WsMessage};
 
 /// What the peer did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WsEvent {
-    Message(Message),
+    Message(WsMessage),
     /// A pong arrived (the idle check is satisfied).
     Pong,
     /// The connection is closed: the handshake completed or failed.
@@ -78,14 +78,15 @@ impl WsConnection {
         self.state
     }
 
-    /// Gives a message's buffer back once its data has been used.
-    pub fn recycle(&mut self, data: Vec<u8>) {
-        self.message.recycle(data);
+    /// Offers a buffer for the next message; `Some` when not kept.
+    pub fn recycle(&mut self, data: Vec<u8>) -> Option<Vec<u8>> {
+        self.message.recycle(data)
     }
 
-    /// Lets go of buffers kept between messages (call when a read is done).
-    pub fn release_buffers(&mut self) {
-        self.message.release();
+    /// Lets go of the buffer kept between messages (call when a read is
+    /// done): an idle connection holds none.
+    pub fn release_buffers(&mut self) -> Option<Vec<u8>> {
+        self.message.release()
     }
 
     /// Starts the close handshake from our side.

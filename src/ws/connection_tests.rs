@@ -36,7 +36,7 @@ fn run_both(input: &[u8]) -> (Vec<WsEvent>, Vec<u8>) {
 }
 
 fn text(s: &str) -> WsEvent {
-    WsEvent::Message(Message {
+    WsEvent::Message(WsMessage {
         opcode: OpCode::Text,
         data: s.as_bytes().to_vec(),
     })
@@ -214,7 +214,7 @@ proptest! {
                 }
             }
         }
-        let expected: Vec<WsEvent> = messages.into_iter().map(|data| WsEvent::Message(Message { opcode: OpCode::Binary, data })).collect();
+        let expected: Vec<WsEvent> = messages.into_iter().map(|data| WsEvent::Message(WsMessage { opcode: OpCode::Binary, data })).collect();
         prop_assert_eq!(events, expected);
     }
 

@@ -45,8 +45,11 @@ pub fn validate(head: &RequestHead) -> Result<String, Response> {
     }
     if !head.header_has_token("upgrade", "websocket") {
         return Err(
+            // RFC 9110 §7.8: a server that sends Upgrade MUST also send the
+            // `upgrade` connection option.
             Response::text(Status::UPGRADE_REQUIRED, "this resource speaks WebSocket")
                 .header("Upgrade", "websocket")
+                .header("Connection", "upgrade")
                 .header("Sec-WebSocket-Version", "13"),
         );
     }

@@ -14,7 +14,7 @@ use super::utf8::Utf8Validator;
 
 /// A complete message. `data` is valid UTF-8 when `opcode` is `Text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct WsMessage {
     pub opcode: OpCode,
     pub data: Vec<u8>,
 }
@@ -58,13 +58,7 @@ impl MessageAssembler {
                     "new message inside a fragmented one",
                 ))
             }
-            (opcode, None) => {
-                self.current = Some(opcode);
-                if self.buffer.capacity() == 0 {
-                    // A reused buffer from the loop's pool (see `buffers.rs`).
-                    self.buffer = crate::buffers::take();
-                }
-            }
+            (opcode, None) => self.current = Some(opcode),
         }
         if self.buffer.len() as u64 + header.payload_len > self.max_size as u64 {
             return Err(error(close_code::TOO_BIG, "message too big"));
@@ -98,30 +92,29 @@ impl MessageAssembler {
         Ok(())
     }
 
-    /// Takes back a finished message's buffer for the next message of this
-    /// read (cheaper than a trip through the pool per message).
-    pub fn recycle(&mut self, mut data: Vec<u8>) {
-        if self.current.is_none()
-            && self.buffer.capacity() == 0
-            && data.capacity() <= crate::buffers::MAX_KEPT
-        {
+    /// Offers a buffer for the next message (a finished message's, or one
+    /// from the caller's pool). Kept when there is no message in progress and
+    /// no buffer yet; otherwise handed back.
+    pub fn recycle(&mut self, mut data: Vec<u8>) -> Option<Vec<u8>> {
+        if self.current.is_none() && self.buffer.capacity() == 0 {
             data.clear();
             self.buffer = data;
-        } else {
-            crate::buffers::give_back(data);
+            return None;
         }
+        Some(data)
     }
 
-    /// Between messages, returns the buffer to the loop's pool, so that an
-    /// idle connection holds none.
-    pub fn release(&mut self) {
-        if self.current.is_none() {
-            crate::buffers::give_back(std::mem::take(&mut self.buffer));
+    /// Between messages, gives up the buffer kept for the next one, so that
+    /// an idle connection holds none. Buffer reuse is the caller's business.
+    pub fn release(&mut self) -> Option<Vec<u8>> {
+        if self.current.is_none() && self.buffer.capacity() > 0 {
+            return Some(std::mem::take(&mut self.buffer));
         }
+        None
     }
 
     /// The current frame is complete; with FIN, so is the message.
-    pub fn end_frame(&mut self, fin: bool) -> Result<Option<Message>, ProtocolError> {
+    pub fn end_frame(&mut self, fin: bool) -> Result<Option<WsMessage>, ProtocolError> {
         if !fin {
             return Ok(None);
         }
@@ -132,7 +125,7 @@ impl MessageAssembler {
                 "text message ends inside a character",
             ));
         }
-        Ok(Some(Message {
+        Ok(Some(WsMessage {
             opcode,
             data: std::mem::take(&mut self.buffer),
         }))

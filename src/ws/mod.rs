@@ -8,8 +8,9 @@
 //! - [`connection`]: the connection state machine — control frames and
 //!   the close handshake.
 //!
-//! Like `http/`, nothing here touches a socket or a clock: bytes in, events
-//! and bytes out. The session in `app/session.rs` connects it to the loop.
+//! Like `http/`, nothing here touches a socket, a clock or any state beyond
+//! the connection's own (buffers to reuse are handed in): bytes in, events
+//! and bytes out. `app/websocket.rs` connects it to the loop.
 
 pub mod connection;
 pub mod frame;

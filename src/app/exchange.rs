@@ -1,0 +1,219 @@
+//! A connection's HTTP mode: requests read in order, each answered or
+//! turned into something longer-lived.
+//!
+//! Bytes go to [`RequestDecoder`] (`http/request.rs`): a head, body pieces,
+//! the end. A whole request goes to `routes.rs`, whose [`Action`] is carried
+//! out here: answer now, or turn the connection into a parked long poll, an
+//! event stream or a WebSocket — the [`Turn`] the session then takes.
+//!
+//! Two timers while in this mode: the request head must arrive within
+//! `--head-timeout` of its first byte (`408`), and a connection with no
+//! request in progress is closed after `--idle-timeout`.
+
+use std::time::Instant;
+
+use super::event_stream::EventStream;
+use super::long_poll::LongPoll;
+use super::routes::{self, Action};
+use super::websocket::WebSocket;
+use super::App;
+use crate::http::request::BodyLength;
+use crate::http::response::{write_interim, Status};
+use crate::http::{Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Version};
+use crate::output::OutputQueue;
+use crate::server::Close;
+
+/// What a request turned the connection into.
+#[derive(Debug)]
+pub enum Turn {
+    LongPoll(LongPoll),
+    EventStream(Box<EventStream>),
+    WebSocket(Box<WebSocket>),
+    /// An error answer is queued; nothing more is read.
+    Closing,
+}
+
+/// What one `on_input` did.
+#[derive(Debug)]
+pub struct Exchanged {
+    pub used: usize,
+    pub close: Close,
+    pub turn: Option<Turn>,
+}
+
+#[derive(Debug)]
+pub struct Exchange {
+    /// The connection's token: what long polls and streams subscribe with.
+    token: usize,
+    decoder: RequestDecoder,
+    /// The request being received: its head and the body so far.
+    request: Option<(RequestHead, Vec<u8>)>,
+    /// When input last arrived (the idle timeout runs from here).
+    last_input: Instant,
+}
+
+impl Exchange {
+    pub fn new(token: usize, app: &App) -> Exchange {
+        Exchange {
+            token,
+            decoder: RequestDecoder::new(app.config().limits),
+            request: None,
+            last_input: app.now,
+        }
+    }
+
+    /// Decodes and answers requests until the input runs out, one of them
+    /// turns the connection, or the connection is to close.
+    pub fn on_input(&mut self, input: &[u8], out: &mut OutputQueue, app: &mut App) -> Exchanged {
+        self.last_input = app.now;
+        let mut done = Exchanged {
+            used: 0,
+            close: Close::Open,
+            turn: None,
+        };
+        while done.close == Close::Open && done.turn.is_none() {
+            // Backpressure: a client pipelining requests without reading the
+            // answers gets no more answers until it reads.
+            if out.pending() > app.config().max_pending {
+                break;
+            }
+            match self.decoder.decode(&input[done.used..], app.now) {
+                Err(error) => {
+                    self.fail(error, out, app);
+                    done.used = input.len();
+                    done.close = Close::AfterFlush;
+                    done.turn = Some(Turn::Closing);
+                }
+                Ok(Decoded { consumed, event }) => {
+                    done.used += consumed;
+                    match event {
+                        None if consumed == 0 => break,
+                        None => {}
+                        Some(RequestEvent::Head(head)) => self.on_head(head, out),
+                        Some(RequestEvent::Body(data)) => {
+                            if let Some((_, body)) = &mut self.request {
+                                body.extend_from_slice(data);
+                            }
+                        }
+                        Some(RequestEvent::End) => {
+                            if let Some((head, body)) = self.request.take() {
+                                (done.close, done.turn) =
+                                    dispatch(self.token, head, body, out, app);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    fn on_head(&mut self, head: RequestHead, out: &mut OutputQueue) {
+        // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits
+        // for this before sending the body — but a server "MUST ignore" the
+        // expectation from an HTTP/1.0 client, and §15.2 forbids sending it
+        // a 1xx. Oversized bodies never get here: the decoder answered 413.
+        if head.expects_continue
+            && head.version == Version::Http11
+            && head.body != BodyLength::Fixed(0)
+        {
+            out.with_owned(|buf| write_interim(buf, Status::CONTINUE));
+        }
+        self.request = Some((head, Vec::new()));
+    }
+
+    /// Answers a request that cannot be processed; the connection closes.
+    fn fail(&mut self, error: HttpError, out: &mut OutputQueue, app: &mut App) {
+        self.request = None;
+        respond(&routes::error_response(error), false, false, out, app);
+    }
+
+    /// When `on_timer` should next be called.
+    pub fn deadline(&self, app: &App) -> Instant {
+        match self.decoder.head_started() {
+            Some(started) => started + app.config().head_timeout,
+            None => self.last_input + app.config().idle_timeout,
+        }
+    }
+
+    /// The head came too slowly (`408`, then close), or the connection sat
+    /// idle (closed without a word).
+    pub fn on_timer(&mut self, out: &mut OutputQueue, app: &mut App) -> Option<(Close, Turn)> {
+        let now = app.now;
+        if self
+            .decoder
+            .head_started()
+            .is_some_and(|t| now >= t + app.config().head_timeout)
+        {
+            let timeout =
+                HttpError::new(Status::REQUEST_TIMEOUT, "request head not received in time");
+            self.fail(timeout, out, app);
+            return Some((Close::AfterFlush, Turn::Closing));
+        }
+        if self.request.is_none() && now >= self.last_input + app.config().idle_timeout {
+            let close = if out.is_empty() {
+                Close::Now
+            } else {
+                Close::AfterFlush
+            };
+            return Some((close, Turn::Closing));
+        }
+        None
+    }
+}
+
+/// A whole request has arrived: answer it, or turn the connection.
+fn dispatch(
+    token: usize,
+    head: RequestHead,
+    body: Vec<u8>,
+    out: &mut OutputQueue,
+    app: &mut App,
+) -> (Close, Option<Turn>) {
+    routes::count_request(app);
+    let head_only = head.method == Method::Head;
+    let keep_alive = head.keep_alive();
+    let turn = match routes::route(&head, body, app) {
+        Action::Respond(response) => {
+            return (respond(&response, head_only, keep_alive, out, app), None)
+        }
+        Action::LongPoll {
+            channel,
+            after,
+            timeout,
+        } => {
+            let reply = super::long_poll::Reply {
+                head_only,
+                keep_alive,
+            };
+            match LongPoll::start(token, channel, after, timeout, reply, out, app) {
+                Ok(parked) => Turn::LongPoll(parked),
+                Err(close) => return (close, None),
+            }
+        }
+        Action::EventStream { channel, after } => Turn::EventStream(Box::new(EventStream::start(
+            token, channel, after, &head, out, app,
+        ))),
+        Action::WebSocket { endpoint, accept } => Turn::WebSocket(Box::new(WebSocket::start(
+            token, endpoint, &accept, out, app,
+        ))),
+    };
+    (Close::Open, Some(turn))
+}
+
+/// Writes a whole response; says whether the connection closes after it.
+pub fn respond(
+    response: &crate::http::Response,
+    head_only: bool,
+    keep_alive: bool,
+    out: &mut OutputQueue,
+    app: &mut App,
+) -> Close {
+    let date = app.date();
+    out.with_owned(|buf| response.write(buf, &date, head_only, !keep_alive));
+    if keep_alive {
+        Close::Open
+    } else {
+        Close::AfterFlush
+    }
+}

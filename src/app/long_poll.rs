@@ -1,0 +1,122 @@
+//! Long polling: a request held open until its channel has news.
+//!
+//! `GET /ch/{name}/longpoll?after=N&timeout=S` answers at once when the
+//! channel retains anything after `N` — exactly like a short poll. Otherwise
+//! the request is *parked*: the connection subscribes to the channel once
+//! and waits, reading no further request (HTTP/1.1 answers in order, RFC
+//! 9112 §9.3.2, so requests pipelined behind it stay buffered). It ends one
+//! of two ways:
+//!
+//! - **a publish** wakes it: the hub removed it from the channel in the
+//!   same step, and the answer is the delivered message itself (it is the
+//!   first one after `N`, since nothing newer existed when it parked);
+//! - **the timeout** passes: it leaves the channel and answers `200` with
+//!   an empty list and the channel's `last_id`, so the client asks again.
+//!
+//! Either way the connection goes back to reading requests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::delivery::Delivery;
+use super::exchange::respond;
+use super::routes::messages_response;
+use super::subscription;
+use super::App;
+use crate::hub::Replay;
+use crate::output::OutputQueue;
+use crate::server::Close;
+use crate::stats::Stats;
+
+/// How the parked request wants its answer written.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply {
+    /// A `HEAD` request: the answer's head only.
+    pub head_only: bool,
+    pub keep_alive: bool,
+}
+
+/// A request parked until its channel has news.
+#[derive(Debug)]
+pub struct LongPoll {
+    token: usize,
+    channel: String,
+    deadline: Instant,
+    reply: Reply,
+}
+
+impl LongPoll {
+    /// Answers at once when there is something after `after` (`Err` with the
+    /// answer's close decision); otherwise parks (`Ok`).
+    pub fn start(
+        token: usize,
+        channel: String,
+        after: Option<u64>,
+        timeout: Duration,
+        reply: Reply,
+        out: &mut OutputQueue,
+        app: &mut App,
+    ) -> Result<LongPoll, Close> {
+        match subscription::replay_or_park(app, &channel, after, token) {
+            Ok(replay) => Err(answer(&replay, reply, out, app)),
+            Err(_) => Ok(LongPoll {
+                token,
+                channel,
+                deadline: app.now + timeout,
+                reply,
+            }),
+        }
+    }
+
+    /// The publish that woke it: answer with that message.
+    pub fn on_deliver(
+        &self,
+        delivery: &Arc<Delivery>,
+        out: &mut OutputQueue,
+        app: &mut App,
+    ) -> Close {
+        let replay = Replay {
+            messages: vec![Arc::clone(&delivery.message)],
+            last_id: delivery.message.id,
+            gap: false,
+        };
+        answer(&replay, self.reply, out, app)
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// At the timeout: leave the channel and answer with nothing new.
+    /// `None` while the deadline has not come.
+    pub fn on_timer(&self, out: &mut OutputQueue, app: &mut App) -> Option<Close> {
+        if app.now < self.deadline {
+            return None;
+        }
+        let last_id = subscription::unsubscribe(app, &self.channel, self.token);
+        let empty = Replay {
+            last_id,
+            ..Replay::default()
+        };
+        Some(answer(&empty, self.reply, out, app))
+    }
+
+    /// The connection went away while parked.
+    pub fn on_closed(&self, app: &App) {
+        subscription::unsubscribe(app, &self.channel, self.token);
+    }
+}
+
+fn answer(replay: &Replay, reply: Reply, out: &mut OutputQueue, app: &mut App) -> Close {
+    Stats::add(
+        &app.stats().messages_delivered,
+        replay.messages.len() as u64,
+    );
+    respond(
+        &messages_response(replay),
+        reply.head_only,
+        reply.keep_alive,
+        out,
+        app,
+    )
+}

@@ -1,0 +1,132 @@
+//! The app's one door to the hub: publishing, replaying, parking, and the
+//! stream subscription that SSE and WebSocket subscribers share.
+//!
+//! Every hub operation the app needs is a named, atomic call on
+//! [`crate::hub::Hub`], made from here and nowhere else. A [`Subscription`]
+//! starts by replaying what the channel retains after the client's id (a
+//! gap marker first when that id is older than the log), subscribed in the
+//! same step, and then takes live deliveries. A live delivery is normally
+//! the next id and goes out as the bytes shared by every subscriber; if one
+//! arrives out of order (publishes on different event loops can race), the
+//! hole is filled from the log, and anything already sent is skipped.
+
+use std::sync::Arc;
+
+use super::delivery::{Delivery, Transport};
+use super::App;
+use crate::hub::{Message, Replay, Subscriber};
+use crate::output::OutputQueue;
+use crate::stats::Stats;
+
+/// Publishes `data` to `channel`: the hub gives it the next id; the loop
+/// delivers it to the subscribers after this callback. Returns the id.
+pub fn publish(app: &mut App, channel: &str, data: String) -> u64 {
+    let time = app.unix_millis();
+    let (message, subscribers) = app.shared.hub().publish(channel, data, time);
+    Stats::add(&app.stats().messages_published, 1);
+    let id = message.id;
+    app.send(Arc::new(Delivery::new(message)), &subscribers);
+    id
+}
+
+/// The retained messages after `after` (`None`: none, only `last_id`).
+pub fn replay(app: &App, channel: &str, after: Option<u64>) -> Replay {
+    app.shared.hub().replay(channel, after)
+}
+
+/// A long poll's start: the messages after `after` if there are any, else
+/// parked on the channel until its next publish (`Err` holds the id waited
+/// beyond).
+pub fn replay_or_park(
+    app: &App,
+    channel: &str,
+    after: Option<u64>,
+    token: usize,
+) -> Result<Replay, u64> {
+    let parked = app.subscriber(token, true);
+    app.shared.hub().replay_or_park(channel, after, parked)
+}
+
+/// Leaves a channel; returns its newest id.
+pub fn unsubscribe(app: &App, channel: &str, token: usize) -> u64 {
+    app.shared.hub().unsubscribe(channel, app.event_loop, token)
+}
+
+/// A stream subscriber: every message once, in id order.
+#[derive(Debug)]
+pub struct Subscription {
+    pub channel: String,
+    /// The last id sent: deliveries at or below it are duplicates.
+    pub last_id: u64,
+    transport: Transport,
+}
+
+impl Subscription {
+    /// Replays after `after` (`None`: from now) into `out`, and subscribes.
+    pub fn start(
+        channel: String,
+        after: Option<u64>,
+        transport: Transport,
+        token: usize,
+        out: &mut Vec<u8>,
+        app: &App,
+    ) -> Subscription {
+        let replay =
+            app.shared
+                .hub()
+                .replay_and_subscribe(&channel, after, app.subscriber(token, false));
+        if replay.gap {
+            transport.encode_gap(out);
+        }
+        for message in &replay.messages {
+            transport.encode(message, out);
+        }
+        Stats::add(
+            &app.stats().messages_delivered,
+            replay.messages.len() as u64,
+        );
+        let last_id = replay.messages.last().map_or(replay.last_id, |m| m.id);
+        Subscription {
+            channel,
+            last_id,
+            transport,
+        }
+    }
+
+    /// Queues a live delivery. Returns false when the subscriber has fallen
+    /// too far behind (`--max-pending`) and should be closed; it loses
+    /// nothing, since it can resume from its last id.
+    pub fn deliver(&mut self, delivery: &Delivery, out: &mut OutputQueue, app: &App) -> bool {
+        let id = delivery.message.id;
+        if id <= self.last_id {
+            return true;
+        }
+        if id == self.last_id + 1 {
+            out.push_shared(delivery.bytes(self.transport));
+            Stats::add(&app.stats().messages_delivered, 1);
+        } else {
+            let replay = replay(app, &self.channel, Some(self.last_id));
+            let missing: Vec<&Arc<Message>> =
+                replay.messages.iter().take_while(|m| m.id <= id).collect();
+            out.with_owned(|buf| missing.iter().for_each(|m| self.transport.encode(m, buf)));
+            Stats::add(&app.stats().messages_delivered, missing.len() as u64);
+        }
+        self.last_id = id;
+        out.pending() <= app.config().max_pending
+    }
+
+    /// Leaves the channel.
+    pub fn stop(&self, token: usize, app: &App) {
+        unsubscribe(app, &self.channel, token);
+    }
+}
+
+impl App {
+    fn subscriber(&self, token: usize, once: bool) -> Subscriber {
+        Subscriber {
+            event_loop: self.event_loop,
+            token,
+            once,
+        }
+    }
+}

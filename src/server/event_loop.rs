@@ -1,0 +1,363 @@
+//! One event loop: a `mio::Poll`, the connections it owns, their deadlines.
+//!
+//! # Readiness, the way mio teaches it
+//!
+//! `poll` sleeps until a socket is ready or the nearest deadline comes due.
+//! Registration is edge-triggered: an event says "something changed", not
+//! "there is data", so on every event we read until `WouldBlock` (and accept
+//! until `WouldBlock`) — stopping early would leave bytes that no new event
+//! announces. Spurious events are harmless for the same reason: a read that
+//! finds nothing returns `WouldBlock`. `Ok(0)` from a read is the peer's EOF.
+//!
+//! One pass of the loop:
+//!
+//! 1. `poll` with the nearest deadline as timeout;
+//! 2. handle events: accept, mailbox (connections and mail handed over by
+//!    other loops), read sockets (each read goes straight to the service);
+//! 3. fire due deadlines (the connections' and the service's own);
+//! 4. route the mail the service produced during this pass;
+//! 5. *settle* every connection touched: offer buffered input, flush output
+//!    (all replies of one wake-up in one vectored write), close, re-arm.
+//!
+//! The loop is generic over the [`Service`] it drives (see `service.rs`
+//! for the contract): it never learns what the bytes mean.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+
+use super::connection::{Closing, Connection, ReadOutcome, ReadState, LINGER};
+use super::service::{Close, Outgoing, Service};
+use super::timers::Timers;
+use super::{Mail, Mailboxes};
+use crate::stats::Stats;
+
+pub const LISTENER: Token = Token(usize::MAX - 1);
+pub const WAKER: Token = Token(usize::MAX);
+
+/// Size of the per-loop read buffer.
+const SCRATCH: usize = 64 * 1024;
+/// After `EMFILE`/`ENFILE` on accept, wait this long before trying again:
+/// the pending connection keeps the listener ready, so retrying at once
+/// would spin.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
+pub struct EventLoop<S: Service> {
+    pub index: usize,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    mailboxes: Mailboxes<S::Mail>,
+    service: S,
+    /// Connections by token. Boxed, so that a token costs 8 bytes and the
+    /// table's spare capacity (it doubles as it grows) stays small.
+    connections: Vec<Option<Box<Connection<S>>>>,
+    free: Vec<usize>,
+    next_serial: u64,
+    timers: Timers,
+    scratch: Box<[u8]>,
+    dirty: Vec<usize>,
+    accept_paused_until: Option<Instant>,
+    next_loop: usize,
+}
+
+impl<S: Service> EventLoop<S> {
+    pub fn new(
+        index: usize,
+        poll: Poll,
+        listener: Option<TcpListener>,
+        mailboxes: Mailboxes<S::Mail>,
+        service: S,
+    ) -> Self {
+        EventLoop {
+            index,
+            poll,
+            listener,
+            mailboxes,
+            service,
+            connections: Vec::new(),
+            free: Vec::new(),
+            next_serial: 0,
+            timers: Timers::default(),
+            scratch: vec![0; SCRATCH].into_boxed_slice(),
+            dirty: Vec::new(),
+            accept_paused_until: None,
+            next_loop: index,
+        }
+    }
+
+    /// Runs until the mailbox says stop.
+    pub fn run(mut self) -> io::Result<()> {
+        if let Some(listener) = &mut self.listener {
+            self.poll
+                .registry()
+                .register(listener, LISTENER, Interest::READABLE)?;
+        }
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = [
+                self.timers.next(),
+                self.accept_paused_until,
+                self.service.own_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    WAKER => {
+                        if self.read_mailbox(now) {
+                            return Ok(());
+                        }
+                    }
+                    Token(token) => self.on_ready(token, event, now),
+                }
+            }
+            if self.accept_paused_until.is_some_and(|t| now >= t) {
+                self.accept_paused_until = None;
+                self.accept(now);
+            }
+            self.fire_timers(now);
+            if self.service.own_deadline().is_some_and(|t| now >= t) {
+                self.service.own_timer(now);
+            }
+            self.settle_all(now);
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((socket, _)) => {
+                    Stats::add(&self.service.stats().connections_accepted, 1);
+                    // Round-robin over the loops; the first is this one.
+                    let target = self.next_loop % self.mailboxes.len();
+                    self.next_loop += 1;
+                    if target == self.index {
+                        self.add_connection(socket, now);
+                    } else {
+                        self.mailboxes[target].send(Mail::Connection(socket));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.raw_os_error(), Some(23 | 24)) => {
+                    // ENFILE / EMFILE: out of descriptors. Try again later.
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+                // ECONNABORTED and friends concern one connection only.
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn add_connection(&mut self, mut socket: TcpStream, now: Instant) {
+        let _ = socket.set_nodelay(true);
+        let token = self.free.pop().unwrap_or_else(|| {
+            self.connections.push(None);
+            self.connections.len() - 1
+        });
+        if self
+            .poll
+            .registry()
+            .register(&mut socket, Token(token), Interest::READABLE)
+            .is_err()
+        {
+            self.free.push(token);
+            return;
+        }
+        self.next_serial += 1;
+        let session = self.service.open(token, now);
+        self.connections[token] =
+            Some(Box::new(Connection::new(socket, self.next_serial, session)));
+        // Bytes may have arrived before registration; an edge was possibly missed.
+        self.read(token, now);
+        self.mark_dirty(token);
+    }
+
+    /// Returns true when asked to stop.
+    fn read_mailbox(&mut self, now: Instant) -> bool {
+        let mailbox = Arc::clone(&self.mailboxes[self.index]);
+        for mail in mailbox.take() {
+            match mail {
+                Mail::Connection(socket) => self.add_connection(socket, now),
+                Mail::Deliver(mail, tokens) => {
+                    for token in tokens {
+                        self.deliver(token, &mail, now);
+                    }
+                }
+            }
+        }
+        mailbox.stopping()
+    }
+
+    fn on_ready(&mut self, token: usize, event: &Event, now: Instant) {
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            self.read(token, now);
+        }
+        self.mark_dirty(token);
+    }
+
+    fn read(&mut self, token: usize, now: Instant) {
+        let Some(Some(conn)) = self.connections.get_mut(token) else {
+            return;
+        };
+        if conn.read_state == ReadState::Ended {
+            return;
+        }
+        if let ReadOutcome::Failed = conn.read(&mut self.scratch, &mut self.service, now) {
+            self.close(token, now);
+        }
+    }
+
+    fn deliver(&mut self, token: usize, mail: &Arc<S::Mail>, now: Instant) {
+        let Some(Some(conn)) = self.connections.get_mut(token) else {
+            return;
+        };
+        self.service
+            .deliver(&mut conn.session, mail, &mut conn.output, now);
+        self.mark_dirty(token);
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some((token, serial, at)) = self.timers.pop_due(now) {
+            let Some(Some(conn)) = self.connections.get_mut(token) else {
+                continue;
+            };
+            if conn.serial != serial || !Timers::claim(&mut conn.scheduled, at) {
+                continue; // stale: the token was reused, or the deadline moved
+            }
+            if conn.closing.is_some_and(|c| now >= c.until()) {
+                self.close(token, now);
+                continue;
+            }
+            self.service.timer(&mut conn.session, &mut conn.output, now);
+            self.mark_dirty(token);
+        }
+    }
+
+    fn mark_dirty(&mut self, token: usize) {
+        if let Some(Some(conn)) = self.connections.get_mut(token) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(token);
+            }
+        }
+    }
+
+    /// Routes this pass's mail, then settles every touched connection.
+    fn settle_all(&mut self, now: Instant) {
+        loop {
+            let mut idle = true;
+            while let Some(outgoing) = self.service.next_mail() {
+                self.route(outgoing, now);
+                idle = false;
+            }
+            for token in std::mem::take(&mut self.dirty) {
+                self.settle(token, now);
+                idle = false;
+            }
+            if idle {
+                return;
+            }
+        }
+    }
+
+    /// Local connections get the mail now; other loops through their mailbox.
+    fn route(&mut self, outgoing: Outgoing<S::Mail>, now: Instant) {
+        let mut remote: Vec<Vec<usize>> = vec![Vec::new(); self.mailboxes.len()];
+        for address in &outgoing.to {
+            if address.event_loop == self.index {
+                self.deliver(address.token, &outgoing.mail, now);
+            } else if let Some(tokens) = remote.get_mut(address.event_loop) {
+                tokens.push(address.token);
+            }
+        }
+        for (event_loop, tokens) in remote.into_iter().enumerate() {
+            if !tokens.is_empty() {
+                self.mailboxes[event_loop].send(Mail::Deliver(Arc::clone(&outgoing.mail), tokens));
+            }
+        }
+    }
+
+    /// Brings one connection up to date: buffered input, output, close, deadline.
+    fn settle(&mut self, token: usize, now: Instant) {
+        let Some(Some(conn)) = self.connections.get_mut(token) else {
+            return;
+        };
+        conn.dirty = false;
+        if conn.closing.is_none() && self.service.wants_input(&conn.session) {
+            conn.offer_buffered(&mut self.service, now);
+            // Room again after a full buffer: resume the read we stopped.
+            if conn.read_state == ReadState::Blocked && conn.input.len() < self.service.max_input()
+            {
+                if let ReadOutcome::Failed = conn.read(&mut self.scratch, &mut self.service, now) {
+                    return self.close(token, now);
+                }
+            }
+        }
+        if conn.flush(self.service.stats()).is_err() {
+            return self.close(token, now);
+        }
+        match self.service.close(&conn.session) {
+            Close::Now => return self.close(token, now),
+            Close::AfterFlush if conn.output.is_empty() => {
+                if conn.read_state == ReadState::Ended {
+                    return self.close(token, now);
+                }
+                if !matches!(conn.closing, Some(Closing::Draining { .. })) {
+                    conn.shut_down_writes(now);
+                }
+            }
+            Close::AfterFlush if conn.closing.is_none() => {
+                // A client that will not read its last response cannot hold
+                // the connection open forever.
+                conn.closing = Some(Closing::Flushing {
+                    until: now + LINGER,
+                });
+            }
+            Close::AfterFlush | Close::Open => {}
+        }
+        if conn
+            .update_interest(self.poll.registry(), Token(token))
+            .is_err()
+        {
+            return self.close(token, now);
+        }
+        let deadline = match conn.closing {
+            Some(closing) => Some(closing.until()),
+            None => self.service.deadline(&conn.session),
+        };
+        self.timers
+            .schedule(&mut conn.scheduled, deadline, token, conn.serial);
+    }
+
+    /// Closes at once and forgets the connection everywhere.
+    fn close(&mut self, token: usize, now: Instant) {
+        let Some(mut conn) = self.connections.get_mut(token).and_then(Option::take) else {
+            return;
+        };
+        self.service.closed(&mut conn.session, now);
+        let _ = self.poll.registry().deregister(&mut conn.socket);
+        self.free.push(token);
+    }
+}

@@ -1,0 +1,116 @@
+//! The contract between the event loop and what it serves — written once.
+//!
+//! The loop owns sockets, buffers, readiness and deadlines. A [`Service`]
+//! owns what the bytes mean. Neither reaches into the other: the loop calls
+//! the service with bytes, mail and due deadlines; the service answers by
+//! writing into the connection's [`OutputQueue`] and by what the loop reads
+//! back afterwards. This is the whole border (quinn-proto's `Connection`
+//! documents its driver's duties the same way).
+//!
+//! # What the loop calls, per connection
+//!
+//! 1. [`Service::open`] once, when the connection is accepted: it returns
+//!    the connection's session, the service's state for it.
+//! 2. [`Service::input`] with bytes read from the socket (or buffered from
+//!    an earlier read). It returns how many it used; the loop keeps the rest
+//!    and offers them again after the next event on this connection, or
+//!    after its output drained.
+//! 3. [`Service::deliver`] with mail addressed to the connection (from this
+//!    loop or, through its mailbox, from another).
+//! 4. [`Service::timer`] when the deadline the session last asked for has
+//!    come (possibly a little late, never early).
+//! 5. [`Service::peer_closed`] when the peer's end of the stream arrives.
+//! 6. [`Service::closed`] exactly once, when the connection is gone — for
+//!    whatever reason, including errors the service never saw.
+//!
+//! # What the loop reads back, after every call above
+//!
+//! - [`Service::close`]: keep the connection open, close it after its
+//!   output is flushed, or close it now;
+//! - [`Service::wants_input`]: whether more input would be used now (the
+//!   loop stops reading and buffering when it would not);
+//! - [`Service::deadline`]: when to call `timer` next. It must be in the
+//!   future, or `None`: a deadline in the past is fired once and then
+//!   ignored until the session asks for a new one.
+//!
+//! # Per loop
+//!
+//! - [`Service::next_mail`] after every pass, until `None`: what sessions
+//!   asked to send to other connections (a published message for its
+//!   subscribers). The loop delivers mail for its own connections at once
+//!   and hands the rest to the owning loops.
+//! - [`Service::own_deadline`] / [`Service::own_timer`]: timers that belong
+//!   to no connection (the clock ticker).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::output::OutputQueue;
+use crate::stats::Stats;
+
+/// Whether and how a connection should end. Ordered: a decision to close
+/// is only ever escalated (`Open` < `AfterFlush` < `Now`), never undone by
+/// a later event in the same pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Close {
+    Open,
+    /// Flush what is queued, then close (gracefully: shut down the write
+    /// side first so the client reads the response, not a reset).
+    AfterFlush,
+    /// Close at once: the peer is gone or cannot keep up.
+    Now,
+}
+
+/// A connection on some loop: the loop's index and the connection's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    pub event_loop: usize,
+    pub token: usize,
+}
+
+/// Mail for some connections, possibly on other loops.
+#[derive(Debug)]
+pub struct Outgoing<M> {
+    pub mail: Arc<M>,
+    pub to: Vec<Address>,
+}
+
+/// What an event loop serves. One value per loop: the service's per-loop
+/// state. `Session` is its state for one connection.
+pub trait Service {
+    type Session;
+    /// What connections send each other (shared: one value, many readers).
+    type Mail: Send + Sync + 'static;
+
+    fn open(&mut self, token: usize, now: Instant) -> Self::Session;
+    fn input(
+        &mut self,
+        session: &mut Self::Session,
+        input: &[u8],
+        out: &mut OutputQueue,
+        now: Instant,
+    ) -> usize;
+    fn deliver(
+        &mut self,
+        session: &mut Self::Session,
+        mail: &Arc<Self::Mail>,
+        out: &mut OutputQueue,
+        now: Instant,
+    );
+    fn timer(&mut self, session: &mut Self::Session, out: &mut OutputQueue, now: Instant);
+    fn peer_closed(&mut self, session: &mut Self::Session);
+    fn closed(&mut self, session: &mut Self::Session, now: Instant);
+
+    fn close(&self, session: &Self::Session) -> Close;
+    fn wants_input(&self, session: &Self::Session) -> bool;
+    fn deadline(&self, session: &Self::Session) -> Option<Instant>;
+
+    fn next_mail(&mut self) -> Option<Outgoing<Self::Mail>>;
+    fn own_deadline(&self) -> Option<Instant>;
+    fn own_timer(&mut self, now: Instant);
+
+    /// Most unused input the loop buffers for one connection.
+    fn max_input(&self) -> usize;
+    /// Where the loop counts connections and bytes.
+    fn stats(&self) -> &Stats;
+}
