@@ -69,6 +69,33 @@ fn gap_event_comes_before_the_oldest_retained_message() {
 }
 
 #[test]
+fn stream_from_now_ended_before_any_message_resumes_without_loss() {
+    // The stream opens with `event: ready` and `id: 3`; EventSource keeps
+    // that id and sends it back when it reconnects after the server ends
+    // the stream, so what was published in between is not lost.
+    let server = start_with(|c| c.sse_max_duration = Some(Duration::from_millis(200)));
+    let mut publisher = Client::connect(server.addr);
+    for i in 1..=3 {
+        publisher.post("/ch/now", &format!("old{i}"));
+    }
+    let mut sse = SseClient::open(server.addr, "/ch/now/sse", "");
+    let standing = sse.opening.clone().unwrap().last_event_id;
+    assert_eq!(standing, "3");
+    assert!(sse.next_event().is_none(), "the server ends the stream");
+    publisher.post("/ch/now", "published while reconnecting");
+    let mut again = SseClient::open(
+        server.addr,
+        "/ch/now/sse",
+        &format!("Last-Event-ID: {standing}\r\n"),
+    );
+    let event = again.next_event().unwrap();
+    assert_eq!(
+        (event.data.as_str(), event.last_event_id.as_str()),
+        ("published while reconnecting", "4")
+    );
+}
+
+#[test]
 fn malformed_last_event_id_is_a_gap_not_an_error() {
     // A 400 would end a browser's EventSource for good; an id this server
     // never gave out is answered like one older than the log.

@@ -71,7 +71,10 @@ fn bytes_sent_with_the_handshake_are_not_lost() {
     rtweb::ws::frame::write_client_frame(&mut bytes, true, OpCode::Text, b"early", [1, 2, 3, 4]);
     client.send(bytes);
     assert_eq!(client.head().status, 101);
-    let mut ws = WsClient { client };
+    let mut ws = WsClient {
+        client,
+        opening: None,
+    };
     assert_eq!(ws.frame().text(), "early");
 }
 

@@ -105,6 +105,26 @@ fn a_thousand_subscribers_receive_a_burst_of_a_hundred_in_order() {
 }
 
 #[test]
+fn socket_from_now_closed_before_any_message_resumes_without_loss() {
+    let server = start_with(|c| c.ws_max_duration = Some(Duration::from_millis(200)));
+    let mut publisher = Client::connect(server.addr);
+    publisher.post("/ch/wnow", "old");
+    let mut ws = WsClient::connect(server.addr, "/ch/wnow/ws");
+    let last_id = ws.opening.clone().unwrap()["last_id"].as_u64().unwrap();
+    assert_eq!(last_id, 1);
+    assert_eq!(
+        ws.frame().close_code(),
+        Some(1001),
+        "the server sends it away"
+    );
+    publisher.post("/ch/wnow", "published while reconnecting");
+    let mut again = WsClient::connect(server.addr, &format!("/ch/wnow/ws?after={last_id}"));
+    let message = again.frame().json();
+    assert_eq!(message["id"], 2);
+    assert_eq!(message["data"], "published while reconnecting");
+}
+
+#[test]
 fn broadcast_frame_is_encoded_once() {
     let message = std::sync::Arc::new(rtweb::hub::Message::new(1, 0, "shared".into()));
     let delivery = rtweb::app::Delivery::new(message);

@@ -58,6 +58,25 @@ impl Transport {
         }
     }
 
+    /// Appends the opening that tells a subscriber where it stands before
+    /// any message arrives, so that a reconnection after a quiet stream
+    /// resumes instead of starting "from now" again (and losing what was
+    /// published in between). SSE: `event: ready`, `id: P` (EventSource
+    /// keeps it as its Last-Event-ID) and an empty `data:` line — without
+    /// data some clients drop the event, id and all. WebSocket:
+    /// `{"ready":true,"last_id":N}` with the channel's newest id.
+    pub fn encode_ready(self, position: u64, last_id: u64, out: &mut Vec<u8>) {
+        match self {
+            Transport::WebSocket => {
+                let json = format!("{{\"ready\":true,\"last_id\":{last_id}}}");
+                write_frame(out, OpCode::Text, json.as_bytes())
+            }
+            sse_transport => sse_transport.frame_stream_bytes(out, |event| {
+                sse::encode_event(event, Some(position), Some("ready"), "")
+            }),
+        }
+    }
+
     /// Appends bytes of an event stream — as one chunk when chunked.
     pub fn write_stream(self, out: &mut Vec<u8>, bytes: &[u8]) {
         self.frame_stream_bytes(out, |buf| buf.extend_from_slice(bytes));

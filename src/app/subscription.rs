@@ -5,7 +5,9 @@
 //! [`crate::hub::Hub`], made from here and nowhere else. A [`Subscription`]
 //! starts by replaying what the channel retains after the client's id (a
 //! gap marker first when that id is older than the log), subscribed in the
-//! same step, and then takes live deliveries. A live delivery is normally
+//! same step — after an opening that tells the client where it stands, so a
+//! reconnection resumes even if no message came — and then takes live
+//! deliveries. A live delivery is normally
 //! the next id and goes out as the bytes shared by every subscriber; if one
 //! arrives out of order (publishes on different event loops can race), the
 //! hole is filled from the log, and anything already sent is skipped.
@@ -75,6 +77,9 @@ impl Subscription {
             app.shared
                 .hub()
                 .replay_and_subscribe(&channel, after, app.subscriber(token, false));
+        // Where the client stands: just before the first message it is sent.
+        let position = replay.messages.first().map_or(replay.last_id, |m| m.id - 1);
+        transport.encode_ready(position, replay.last_id, out);
         if replay.gap {
             transport.encode_gap(out);
         }

@@ -240,6 +240,8 @@ pub struct SseClient {
     pub parser: event_stream::EventStreamParser,
     chunked: bool,
     ready: std::collections::VecDeque<event_stream::Event>,
+    /// The `event: ready` the stream opened with.
+    pub opening: Option<event_stream::Event>,
 }
 
 impl SseClient {
@@ -256,13 +258,23 @@ impl SseClient {
         let head = client.head();
         assert_eq!(head.status, 200, "SSE answered {}", head.status);
         let chunked = head.header("transfer-encoding") == Some("chunked");
-        SseClient {
+        let mut sse = SseClient {
             client,
             head,
             parser: Default::default(),
             chunked,
             ready: Default::default(),
-        }
+            opening: None,
+        };
+        // Every stream opens by saying where the client stands.
+        let opening = sse.next_event().expect("the stream's opening event");
+        assert_eq!(
+            (opening.kind.as_str(), opening.data.as_str()),
+            ("ready", "")
+        );
+        assert!(opening.last_event_id.parse::<u64>().is_ok(), "{opening:?}");
+        sse.opening = Some(opening);
+        sse
     }
 
     /// Reads more of the stream; false at its end.

@@ -36,6 +36,8 @@ impl Frame {
 
 pub struct WsClient {
     pub client: Client,
+    /// A channel socket's first frame: `{"ready":true,"last_id":N}`.
+    pub opening: Option<serde_json::Value>,
 }
 
 /// The handshake request for `target`, with `extra` header lines.
@@ -57,7 +59,18 @@ impl WsClient {
             reply.header("sec-websocket-accept"),
             Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
         );
-        WsClient { client }
+        let mut ws = WsClient {
+            client,
+            opening: None,
+        };
+        if target.starts_with("/ch/") {
+            // A channel socket opens by saying where the channel stands.
+            let opening = ws.frame().json();
+            assert_eq!(opening["ready"], true, "first frame: {opening}");
+            assert!(opening["last_id"].is_u64(), "first frame: {opening}");
+            ws.opening = Some(opening);
+        }
+        ws
     }
 
     pub fn send_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
