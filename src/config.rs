@@ -44,6 +44,9 @@ pub struct Config {
     /// Publish the server's clock to channel `clock` this often. Default off
     /// (the binary turns it on at 1 s).
     pub ticker: Option<Duration>,
+    /// After `SIGTERM`/`SIGINT`, how long connections get to close
+    /// gracefully before the process exits anyway. Default 10 s.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             ws_ping: Duration::from_secs(30),
             max_ws_message: 16 * 1024 * 1024,
             ticker: None,
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -88,6 +92,7 @@ OPTIONS:
   --ws-max-duration SECONDS  close channel WebSockets after this long [default: off]
   --max-ws-message BYTES   largest WebSocket message [default: 16777216]
   --ticker SECONDS         publish the clock to channel `clock`, 0 = off [default: 1]
+  --shutdown-timeout SECONDS  graceful drain on SIGTERM/SIGINT at most [default: 10]
   -h, --help               print this help
 ";
 
@@ -144,6 +149,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             }
             "--max-ws-message" => config.max_ws_message = number()? as usize,
             "--ticker" => config.ticker = Some(seconds()?).filter(|d| !d.is_zero()),
+            "--shutdown-timeout" => config.shutdown_timeout = seconds()?,
             _ => return Err(format!("unknown option {flag} (see --help)")),
         }
     }

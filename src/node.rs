@@ -9,6 +9,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -51,10 +52,30 @@ impl Server {
             .collect()
     }
 
-    /// Serves on this thread (and `threads - 1` more) until an error.
+    /// Serves on this thread (and `threads - 1` more) until an error or a
+    /// signal. `SIGTERM` or `SIGINT` drains gracefully: no new connections;
+    /// WebSockets get Close 1001, event streams end with their last chunk,
+    /// parked long polls are answered; returns `Ok` once every connection
+    /// has closed, or after `--shutdown-timeout`. A second signal exits at once.
     pub fn run(self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
         let apps = self.apps();
-        Loops::run_here(self.listener, apps)
+        let shared = Arc::clone(&self.shared);
+        Loops::run_here(self.listener, apps, move |shutdown| {
+            std::thread::spawn(move || {
+                let mut received = signals.forever();
+                if let Some(signal) = received.next() {
+                    eprintln!("rtweb: signal {signal}: draining (a second signal exits at once)");
+                    shared.stats.draining.store(true, Ordering::Relaxed);
+                    shutdown.drain(shared.config.shutdown_timeout);
+                }
+                if received.next().is_some() {
+                    eprintln!("rtweb: second signal: exiting now");
+                    std::process::exit(1);
+                }
+            });
+        })
     }
 
     /// Serves on background threads until the handle is dropped.

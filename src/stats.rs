@@ -3,7 +3,7 @@
 //! Atomics, so every event loop adds to the same numbers without a lock;
 //! `Relaxed` is enough because each counter is read on its own.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// What a connection is doing, for the per-kind gauges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub struct Stats {
     pub messages_delivered: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// A graceful shutdown is under way.
+    pub draining: AtomicBool,
 }
 
 impl Stats {
@@ -59,7 +61,7 @@ impl Stats {
                 "{{\"connections\":{{\"http\":{},\"longpoll\":{},\"sse\":{},\"websocket\":{}}},",
                 "\"connections_accepted\":{},\"requests\":{},",
                 "\"messages_published\":{},\"messages_delivered\":{},",
-                "\"bytes_in\":{},\"bytes_out\":{}}}"
+                "\"bytes_in\":{},\"bytes_out\":{},\"draining\":{}}}"
             ),
             get(&self.connections_http),
             get(&self.connections_longpoll),
@@ -71,6 +73,7 @@ impl Stats {
             get(&self.messages_delivered),
             get(&self.bytes_in),
             get(&self.bytes_out),
+            self.draining.load(Relaxed),
         )
     }
 }

@@ -94,16 +94,23 @@ impl EventStream {
         if self.ends_at.is_some_and(|end| app.now >= end) {
             // Like a proxy's cut-off: the client reconnects with
             // Last-Event-ID and loses nothing.
-            if self.transport == Transport::SseChunked {
-                out.push_static(LAST_CHUNK);
-            }
-            return Close::AfterFlush;
+            return self.end(out);
         }
         if app.now >= self.next_heartbeat {
             out.with_owned(|buf| self.transport.write_stream(buf, sse::HEARTBEAT));
             self.next_heartbeat = app.now + app.config().sse_heartbeat;
         }
         Close::Open
+    }
+
+    /// Ends the stream cleanly (max duration, shutdown): the chunked
+    /// terminator on HTTP/1.1, so EventSource sees an end, not an error,
+    /// and reconnects with Last-Event-ID.
+    pub fn end(&mut self, out: &mut OutputQueue) -> Close {
+        if self.transport == Transport::SseChunked {
+            out.push_static(LAST_CHUNK);
+        }
+        Close::AfterFlush
     }
 
     pub fn on_closed(&self, app: &App) {

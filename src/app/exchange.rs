@@ -128,6 +128,16 @@ impl Exchange {
         respond(&routes::error_response(error), false, false, out, app);
     }
 
+    /// The server is shutting down: an idle connection closes now; one in
+    /// the middle of a request gets its answer (with `Connection: close`).
+    pub fn on_drain(&self) -> Close {
+        if self.decoder.is_idle() && self.request.is_none() {
+            Close::AfterFlush
+        } else {
+            Close::Open
+        }
+    }
+
     /// When `on_timer` should next be called.
     pub fn deadline(&self, app: &App) -> Instant {
         match self.decoder.head_started() {
@@ -209,6 +219,8 @@ pub fn respond(
     out: &mut OutputQueue,
     app: &mut App,
 ) -> Close {
+    // While draining, every answer is the connection's last.
+    let keep_alive = keep_alive && !app.draining;
     let date = app.date();
     out.with_owned(|buf| response.write(buf, &date, head_only, !keep_alive));
     if keep_alive {

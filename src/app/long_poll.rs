@@ -93,12 +93,18 @@ impl LongPoll {
         if app.now < self.deadline {
             return None;
         }
+        Some(self.on_drain(out, app))
+    }
+
+    /// The server is shutting down: answer now, with nothing new, so the
+    /// client polls again (and finds the next server).
+    pub fn on_drain(&self, out: &mut OutputQueue, app: &mut App) -> Close {
         let last_id = subscription::unsubscribe(app, &self.channel, self.token);
         let empty = Replay {
             last_id,
             ..Replay::default()
         };
-        Some(answer(&empty, self.reply, out, app))
+        answer(&empty, self.reply, out, app)
     }
 
     /// The connection went away while parked.

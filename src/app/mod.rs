@@ -75,6 +75,8 @@ pub struct App {
     outgoing: Vec<Outgoing<Delivery>>,
     /// `--ticker`: when loop 0 next publishes the clock.
     next_tick: Option<Instant>,
+    /// A graceful shutdown is under way: every answer closes its connection.
+    pub draining: bool,
 }
 
 impl App {
@@ -90,6 +92,7 @@ impl App {
             dates: DateCache::default(),
             outgoing: Vec::new(),
             next_tick,
+            draining: false,
         }
     }
 
@@ -172,6 +175,12 @@ impl Service for App {
 
     fn peer_closed(&mut self, s: &mut Session) {
         s.on_peer_closed();
+    }
+
+    fn drain(&mut self, s: &mut Session, out: &mut OutputQueue, now: Instant) {
+        self.now = now;
+        self.draining = true;
+        s.on_drain(out, self);
     }
 
     fn closed(&mut self, s: &mut Session, now: Instant) {

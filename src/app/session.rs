@@ -215,6 +215,29 @@ impl Session {
         self.escalate(close);
     }
 
+    /// The server is shutting down: end the way the mode's protocol says.
+    pub fn on_drain(&mut self, out: &mut OutputQueue, app: &mut App) {
+        match &mut self.mode {
+            Mode::Http => {
+                let close = self.exchange.on_drain();
+                self.escalate(close)
+            }
+            Mode::LongPoll(parked) => {
+                let close = parked.on_drain(out, app);
+                self.answered(Some(close), app)
+            }
+            Mode::EventStream(stream) => {
+                let close = stream.end(out);
+                self.escalate(close)
+            }
+            Mode::WebSocket(ws) => {
+                let close = ws.on_drain(out, app);
+                self.escalate(close)
+            }
+            Mode::Closing => {}
+        }
+    }
+
     /// The connection is going away: leave every table.
     pub fn on_closed(&mut self, app: &App) {
         match &self.mode {

@@ -219,6 +219,13 @@ impl WebSocket {
         Close::Open
     }
 
+    /// The server is shutting down: §7.4.1's 1001, going away. Clients
+    /// resume by id on the next server.
+    pub fn on_drain(&mut self, out: &mut OutputQueue, app: &App) -> Close {
+        self.close(close_code::GOING_AWAY, "server shutting down", out, app);
+        self.close_state()
+    }
+
     /// Server-side close, e.g. when shutting a subscriber down.
     pub fn close(&mut self, code: u16, reason: &str, out: &mut OutputQueue, app: &App) {
         out.with_owned(|buf| self.conn.close(code, reason, buf));

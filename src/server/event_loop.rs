@@ -62,6 +62,8 @@ pub struct EventLoop<S: Service> {
     dirty: Vec<usize>,
     accept_paused_until: Option<Instant>,
     next_loop: usize,
+    /// Shutting down gracefully: done by this time at the latest.
+    draining_until: Option<Instant>,
 }
 
 impl<S: Service> EventLoop<S> {
@@ -86,6 +88,7 @@ impl<S: Service> EventLoop<S> {
             dirty: Vec::new(),
             accept_paused_until: None,
             next_loop: index,
+            draining_until: None,
         }
     }
 
@@ -102,6 +105,7 @@ impl<S: Service> EventLoop<S> {
                 self.timers.next(),
                 self.accept_paused_until,
                 self.service.own_deadline(),
+                self.draining_until,
             ]
             .into_iter()
             .flatten()
@@ -134,6 +138,35 @@ impl<S: Service> EventLoop<S> {
                 self.service.own_timer(now);
             }
             self.settle_all(now);
+            if let Some(until) = self.draining_until {
+                if now >= until || self.drained() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Every connection has said its last word: all its output is written
+    /// and its write side shut down (the peer has seen the end).
+    fn drained(&self) -> bool {
+        self.connections
+            .iter()
+            .flatten()
+            .all(|conn| matches!(conn.closing, Some(Closing::Draining { .. })))
+    }
+
+    /// A graceful shutdown: stop accepting, and ask every connection to end
+    /// the way its protocol says; the loop returns once they have closed.
+    fn start_drain(&mut self, until: Instant, now: Instant) {
+        self.draining_until = Some(until);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        for token in 0..self.connections.len() {
+            if let Some(Some(conn)) = self.connections.get_mut(token) {
+                self.service.drain(&mut conn.session, &mut conn.output, now);
+                self.mark_dirty(token);
+            }
         }
     }
 
@@ -171,6 +204,9 @@ impl<S: Service> EventLoop<S> {
     }
 
     fn add_connection(&mut self, mut socket: TcpStream, now: Instant) {
+        if self.draining_until.is_some() {
+            return; // accepted just before the drain began: closed unserved
+        }
         let _ = socket.set_nodelay(true);
         let token = self.free.pop().unwrap_or_else(|| {
             self.connections.push(None);
@@ -206,6 +242,9 @@ impl<S: Service> EventLoop<S> {
                     }
                 }
             }
+        }
+        if let (None, Some(until)) = (self.draining_until, mailbox.drain_by()) {
+            self.start_drain(until, now);
         }
         mailbox.stopping()
     }

@@ -18,6 +18,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Poll, Waker};
@@ -41,6 +42,8 @@ pub struct Mailbox<M> {
     queue: Mutex<Vec<Mail<M>>>,
     waker: Waker,
     stop: AtomicBool,
+    /// A graceful shutdown was asked for, to be done by this time.
+    drain_by: Mutex<Option<Instant>>,
 }
 
 impl<M> Mailbox<M> {
@@ -49,6 +52,7 @@ impl<M> Mailbox<M> {
             queue: Mutex::new(Vec::new()),
             waker: Waker::new(poll.registry(), event_loop::WAKER)?,
             stop: AtomicBool::new(false),
+            drain_by: Mutex::new(None),
         })
     }
 
@@ -71,6 +75,33 @@ impl<M> Mailbox<M> {
     fn request_stop(&self) {
         self.stop.store(true, Ordering::Release);
         let _ = self.waker.wake();
+    }
+
+    fn drain_by(&self) -> Option<Instant> {
+        *self.drain_by.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn request_drain(&self, by: Instant) {
+        *self.drain_by.lock().unwrap_or_else(|p| p.into_inner()) = Some(by);
+        let _ = self.waker.wake();
+    }
+}
+
+/// Asks every loop to shut down gracefully; usable from any thread (the
+/// binary's signal thread).
+#[derive(Clone)]
+pub struct Shutdown<M> {
+    mailboxes: Mailboxes<M>,
+}
+
+impl<M> Shutdown<M> {
+    /// Every loop stops accepting, drains its connections ([`Service::drain`])
+    /// and returns once they are closed, or at `timeout` from now.
+    pub fn drain(&self, timeout: Duration) {
+        let by = Instant::now() + timeout;
+        for mailbox in self.mailboxes.iter() {
+            mailbox.request_drain(by);
+        }
     }
 }
 
@@ -99,25 +130,46 @@ impl<M: Send + Sync + 'static> Loops<M> {
         Ok(Loops { mailboxes, threads })
     }
 
-    /// The first loop on this thread, the others on their own, until an error.
-    pub fn run_here<S>(listener: TcpListener, services: Vec<S>) -> io::Result<()>
+    /// The first loop on this thread, the others on their own, until an
+    /// error or a graceful shutdown. `ready` is handed the means to ask for
+    /// the shutdown before serving starts.
+    pub fn run_here<S>(
+        listener: TcpListener,
+        services: Vec<S>,
+        ready: impl FnOnce(Shutdown<M>),
+    ) -> io::Result<()>
     where
         S: Service<Mail = M> + Send + 'static,
         S::Session: Send,
     {
         let (mut loops, mailboxes) = event_loops(listener, services)?;
+        ready(Shutdown {
+            mailboxes: Arc::clone(&mailboxes),
+        });
         let first = loops.remove(0);
         let others = loops
             .into_iter()
             .map(|l| std::thread::spawn(move || l.run()))
             .collect();
-        let loops = Loops {
+        let mut loops = Loops {
             mailboxes,
             threads: others,
         };
         let result = first.run();
-        drop(loops);
+        if result.is_ok() {
+            // Drained: let the others finish their own drain.
+            for thread in loops.threads.drain(..) {
+                let _ = thread.join();
+            }
+        }
         result
+    }
+
+    /// The means to shut these loops down gracefully.
+    pub fn shutdown(&self) -> Shutdown<M> {
+        Shutdown {
+            mailboxes: Arc::clone(&self.mailboxes),
+        }
     }
 }
 

@@ -23,6 +23,10 @@
 //! 6. [`Service::closed`] exactly once, when the connection is gone — for
 //!    whatever reason, including errors the service never saw.
 //!
+//! And once, when the server shuts down gracefully: [`Service::drain`] for
+//! every connection. The loop stops accepting, keeps serving until every
+//! connection has closed or the drain deadline passes, then returns.
+//!
 //! # What the loop reads back, after every call above
 //!
 //! - [`Service::close`]: keep the connection open, close it after its
@@ -99,6 +103,9 @@ pub trait Service {
     );
     fn timer(&mut self, session: &mut Self::Session, out: &mut OutputQueue, now: Instant);
     fn peer_closed(&mut self, session: &mut Self::Session);
+    /// The server is shutting down: end the connection the way its
+    /// protocol says (a close frame, the stream's last chunk, an answer).
+    fn drain(&mut self, session: &mut Self::Session, out: &mut OutputQueue, now: Instant);
     fn closed(&mut self, session: &mut Self::Session, now: Instant);
 
     fn close(&self, session: &Self::Session) -> Close;

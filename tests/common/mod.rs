@@ -317,4 +317,5 @@ impl SseClient {
     }
 }
 
+pub mod process;
 pub mod ws;
