@@ -156,6 +156,27 @@ fn error_statuses() {
 }
 
 #[test]
+fn malformed_request_line_is_400_and_unsupported_version_505() {
+    // RFC 9112 §3: no version, or a fourth word, is an invalid request-line.
+    assert_rejected("GET /\r\nHost: a\r\n\r\n", 400);
+    assert_rejected("GET / \r\nHost: a\r\n\r\n", 400);
+    assert_rejected("GET / x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_rejected("GET / http/1.1\r\nHost: a\r\n\r\n", 400);
+    // Well-formed, but a major version we do not speak (RFC 9110 §15.6.6).
+    assert_rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
+}
+
+#[test]
+fn later_http1_minor_version_is_served_as_http11() {
+    // RFC 9110 §2.5: HTTP/1.2 is processed as HTTP/1.1 (and so persists).
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.send("GET /stats HTTP/1.2\r\nHost: a\r\n\r\n");
+    assert_eq!(client.response().status, 200);
+    assert_eq!(client.get("/stats").status, 200);
+}
+
+#[test]
 fn request_smuggling_vectors_are_refused() {
     // Each of these frames a body two ways; a proxy in front may pick the other.
     assert_rejected("POST /ch/a HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);

@@ -151,6 +151,17 @@ fn malformed_heads_are_refused() {
         ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         ("GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", 417),
         ("GET /\r\n\r\n", 400),
+        // RFC 9112 §3: a request line without a version, with a fourth word,
+        // or with a version that is not `HTTP/DIGIT.DIGIT` is malformed: 400.
+        ("GET / \r\nHost: x\r\n\r\n", 400),
+        ("GET / x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.1 x\r\nHost: x\r\n\r\n", 400),
+        ("GET / http/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/11\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1\r\nHost: x\r\n\r\n", 400),
+        ("GET / FOO/1.1\r\nHost: x\r\n\r\n", 400),
+        // Well-formed, unsupported major version: 505 (RFC 9110 §15.6.6).
+        ("GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
     ];
     for (request, status) in cases {
         assert_eq!(status_of(request), status, "{request:?}");
@@ -275,4 +286,16 @@ fn query_values() {
         ),
         ("/p", Some("5"), Some(""), Some("2"), None)
     );
+}
+
+#[test]
+fn a_later_http1_minor_version_is_read_as_http11() {
+    // RFC 9110 §2.5: process it as the highest minor version we conform to.
+    let input = b"GET /a HTTP/1.2\r\nHost: x\r\n\r\n";
+    assert_eq!(
+        items(input),
+        vec![Item::Head("/a".into()), Item::Body(vec![])]
+    );
+    let head = parse_head(input, &Limits::default()).expect("accepted");
+    assert_eq!(head.version, Version::Http11);
 }
