@@ -12,7 +12,7 @@ use super::feed::{Feed, Transport};
 use super::session::Close;
 use super::{Context, Delivery};
 use crate::http::chunked::{self, LAST_CHUNK};
-use crate::http::response::{write_head, Framing, HeadFields};
+use crate::http::response::{write_head, Framing, HeadFields, Persistence};
 use crate::http::{RequestHead, Status, Version};
 use crate::output::OutputQueue;
 use crate::sse;
@@ -53,7 +53,11 @@ impl EventStream {
         let fields = HeadFields {
             date: &date,
             framing,
-            close: !chunked,
+            connection: if chunked {
+                Persistence::Persist
+            } else {
+                Persistence::Close
+            },
             headers: &headers,
         };
         let transport = if chunked {

@@ -33,7 +33,8 @@ use super::routes::{self, Action};
 use super::websocket::WebSocket;
 use super::{Context, Delivery};
 use crate::http::{
-    Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Response, Status,
+    Decoded, HttpError, Method, Persistence, RequestDecoder, RequestEvent, RequestHead, Response,
+    Status,
 };
 use crate::hub::{Replay, Subscriber};
 use crate::output::OutputQueue;
@@ -59,7 +60,7 @@ struct LongPoll {
     after: u64,
     deadline: Instant,
     head_only: bool,
-    keep_alive: bool,
+    keep_alive: Persistence,
 }
 
 #[derive(Debug)]
@@ -204,7 +205,7 @@ impl Session {
     ) {
         routes::count_request(cx);
         let head_only = head.method == Method::Head;
-        let keep_alive = head.keep_alive();
+        let keep_alive = head.persistence();
         match routes::route(&head, &body, cx) {
             Action::Respond(response) => self.respond(&response, head_only, keep_alive, out, cx),
             Action::LongPoll {
@@ -247,13 +248,13 @@ impl Session {
         &mut self,
         response: &Response,
         head_only: bool,
-        keep_alive: bool,
+        keep_alive: Persistence,
         out: &mut OutputQueue,
         cx: &mut Context,
     ) {
         let date = cx.date();
-        out.with_owned(|buf| response.write(buf, &date, head_only, !keep_alive));
-        if !keep_alive {
+        out.with_owned(|buf| response.write(buf, &date, head_only, keep_alive));
+        if keep_alive == Persistence::Close {
             self.escalate(Close::AfterFlush);
         }
     }
@@ -263,7 +264,7 @@ impl Session {
         &mut self,
         replay: &Replay,
         head_only: bool,
-        keep_alive: bool,
+        keep_alive: Persistence,
         out: &mut OutputQueue,
         cx: &mut Context,
     ) {
@@ -283,7 +284,7 @@ impl Session {
         self.respond(
             &Response::text(error.status, error.reason),
             false,
-            false,
+            Persistence::Close,
             out,
             cx,
         );

@@ -33,6 +33,7 @@
 use std::time::Instant;
 
 use super::chunked::{Chunk, ChunkedDecoder};
+use super::response::Persistence;
 use super::{has_token, HttpError, Status};
 
 /// Limits on what one request may make the server hold.
@@ -112,11 +113,16 @@ impl RequestHead {
     }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless `Connection: close`;
-    /// HTTP/1.0 closes unless `Connection: keep-alive`.
-    pub fn keep_alive(&self) -> bool {
+    /// HTTP/1.0 closes unless `Connection: keep-alive` — which the answer
+    /// must then confirm.
+    pub fn persistence(&self) -> Persistence {
         match self.version {
-            Version::Http11 => !self.header_has_token("connection", "close"),
-            Version::Http10 => self.header_has_token("connection", "keep-alive"),
+            Version::Http11 if self.header_has_token("connection", "close") => Persistence::Close,
+            Version::Http11 => Persistence::Persist,
+            Version::Http10 if self.header_has_token("connection", "keep-alive") => {
+                Persistence::ConfirmKeepAlive
+            }
+            Version::Http10 => Persistence::Close,
         }
     }
 

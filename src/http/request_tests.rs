@@ -249,18 +249,25 @@ fn keep_alive_rules() {
         Some(Item::Head(_)) => {
             let mut d = RequestDecoder::new(Limits::default());
             match d.decode(text.as_bytes(), Instant::now()).unwrap().event {
-                Some(RequestEvent::Head(h)) => h.keep_alive(),
+                Some(RequestEvent::Head(h)) => h.persistence(),
                 _ => unreachable!(),
             }
         }
         other => panic!("{other:?}"),
     };
-    assert!(head("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    assert!(!head(
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n"
-    ));
-    assert!(!head("GET / HTTP/1.0\r\n\r\n"));
-    assert!(head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    assert_eq!(
+        head("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Persistence::Persist
+    );
+    assert_eq!(
+        head("GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n"),
+        Persistence::Close
+    );
+    assert_eq!(head("GET / HTTP/1.0\r\n\r\n"), Persistence::Close);
+    assert_eq!(
+        head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+        Persistence::ConfirmKeepAlive
+    );
 }
 
 #[test]
