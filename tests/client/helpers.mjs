@@ -213,7 +213,9 @@ export class Inbox {
   }
 
   wake() {
-    this.waiters = this.waiters.filter(({ done, resolve }) => !(done() && (resolve(), true)));
+    const ready = this.waiters.filter(({ done }) => done());
+    this.waiters = this.waiters.filter((waiter) => !ready.includes(waiter));
+    for (const { resolve } of ready) resolve();
   }
 
   /** Waits until `done()` holds, at most `ms`. */
