@@ -128,8 +128,13 @@ fn http10_closes_unless_keep_alive() {
 
     let mut client = Client::connect(server.addr);
     client.send("GET /stats HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    assert!(client.response().header("connection").is_none());
-    assert_eq!(client.get("/stats").status, 200);
+    // RFC 9112 §9.3 / Appendix C.2.2: an HTTP/1.0 client keeps the connection
+    // only if the answer says `keep-alive` too (ApacheBench -k waits for it).
+    assert_eq!(client.response().header("connection"), Some("keep-alive"));
+    client.send("GET /stats HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(client.response().header("connection"), Some("keep-alive"));
+    // An HTTP/1.1 answer needs no such field: persistence is its default.
+    assert!(client.get("/stats").header("connection").is_none());
 }
 
 #[test]
@@ -187,6 +192,27 @@ fn error_statuses() {
         "GET / HTTP/1.1\r\nHost: a\r\nExpect: something\r\n\r\n",
         417,
     );
+}
+
+#[test]
+fn malformed_request_line_is_400_and_unsupported_version_505() {
+    // RFC 9112 §3: no version, or a fourth word, is an invalid request-line.
+    assert_rejected("GET /\r\nHost: a\r\n\r\n", 400);
+    assert_rejected("GET / \r\nHost: a\r\n\r\n", 400);
+    assert_rejected("GET / x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_rejected("GET / http/1.1\r\nHost: a\r\n\r\n", 400);
+    // Well-formed, but a major version we do not speak (RFC 9110 §15.6.6).
+    assert_rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
+}
+
+#[test]
+fn later_http1_minor_version_is_served_as_http11() {
+    // RFC 9110 §2.5: HTTP/1.2 is processed as HTTP/1.1 (and so persists).
+    let server = start();
+    let mut client = Client::connect(server.addr);
+    client.send("GET /stats HTTP/1.2\r\nHost: a\r\n\r\n");
+    assert_eq!(client.response().status, 200);
+    assert_eq!(client.get("/stats").status, 200);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::delivery::{Delivery, Transport};
 use super::subscription::Subscription;
 use super::App;
 use crate::http::chunked::LAST_CHUNK;
-use crate::http::response::{write_head, Framing, HeadFields};
+use crate::http::response::{write_head, Framing, HeadFields, Persistence};
 use crate::http::{RequestHead, Status, Version};
 use crate::output::OutputQueue;
 use crate::server::Close;
@@ -54,7 +54,12 @@ impl EventStream {
         let fields = HeadFields {
             date: &date,
             framing,
-            close: framing == Framing::UntilClose,
+            // HTTP/1.0: the stream ends with the connection.
+            connection: if framing == Framing::UntilClose {
+                Persistence::Close
+            } else {
+                Persistence::Persist
+            },
             headers: &headers,
         };
         let retry = app.config().sse_retry;

@@ -18,7 +18,7 @@ use super::routes::{self, Action};
 use super::websocket::WebSocket;
 use super::App;
 use crate::http::request::BodyLength;
-use crate::http::response::{write_interim, Status};
+use crate::http::response::{write_interim, Persistence, Status};
 use crate::http::{Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Version};
 use crate::output::OutputQueue;
 use crate::server::Close;
@@ -125,7 +125,13 @@ impl Exchange {
     /// Answers a request that cannot be processed; the connection closes.
     fn fail(&mut self, error: HttpError, out: &mut OutputQueue, app: &mut App) {
         self.request = None;
-        respond(&routes::error_response(error), false, false, out, app);
+        respond(
+            &routes::error_response(error),
+            false,
+            Persistence::Close,
+            out,
+            app,
+        );
     }
 
     /// The server is shutting down: an idle connection closes now; one in
@@ -182,10 +188,10 @@ fn dispatch(
 ) -> (Close, Option<Turn>) {
     routes::count_request(app);
     let head_only = head.method == Method::Head;
-    let keep_alive = head.keep_alive();
+    let persistence = head.persistence();
     let turn = match routes::route(&head, body, app) {
         Action::Respond(response) => {
-            return (respond(&response, head_only, keep_alive, out, app), None)
+            return (respond(&response, head_only, persistence, out, app), None)
         }
         Action::LongPoll {
             channel,
@@ -194,7 +200,7 @@ fn dispatch(
         } => {
             let reply = super::long_poll::Reply {
                 head_only,
-                keep_alive,
+                persistence,
             };
             match LongPoll::start(token, channel, after, timeout, reply, out, app) {
                 Ok(parked) => Turn::LongPoll(parked),
@@ -215,17 +221,20 @@ fn dispatch(
 pub fn respond(
     response: &crate::http::Response,
     head_only: bool,
-    keep_alive: bool,
+    persistence: Persistence,
     out: &mut OutputQueue,
     app: &mut App,
 ) -> Close {
     // While draining, every answer is the connection's last.
-    let keep_alive = keep_alive && !app.draining;
-    let date = app.date();
-    out.with_owned(|buf| response.write(buf, &date, head_only, !keep_alive));
-    if keep_alive {
-        Close::Open
+    let persistence = if app.draining {
+        Persistence::Close
     } else {
-        Close::AfterFlush
+        persistence
+    };
+    let date = app.date();
+    out.with_owned(|buf| response.write(buf, &date, head_only, persistence));
+    match persistence {
+        Persistence::Close => Close::AfterFlush,
+        Persistence::Persist | Persistence::ConfirmKeepAlive => Close::Open,
     }
 }

@@ -23,6 +23,7 @@ use super::exchange::respond;
 use super::routes::messages_response;
 use super::subscription;
 use super::App;
+use crate::http::response::Persistence;
 use crate::hub::Replay;
 use crate::output::OutputQueue;
 use crate::server::Close;
@@ -33,7 +34,7 @@ use crate::stats::Stats;
 pub struct Reply {
     /// A `HEAD` request: the answer's head only.
     pub head_only: bool,
-    pub keep_alive: bool,
+    pub persistence: Persistence,
 }
 
 /// A request parked until its channel has news.
@@ -121,7 +122,7 @@ fn answer(replay: &Replay, reply: Reply, out: &mut OutputQueue, app: &mut App) -
     respond(
         &messages_response(replay),
         reply.head_only,
-        reply.keep_alive,
+        reply.persistence,
         out,
         app,
     )

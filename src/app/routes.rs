@@ -12,6 +12,7 @@
 //! | `/echo`                       | GET + upgrade | the WebSocket echo (Autobahn) |
 //! | `/echo`                       | any        | `200` echoing the request body |
 //! | `/favicon.ico`                | GET, HEAD  | `204`: the demo has no icon    |
+//! | `/rtweb.js`                   | GET, HEAD  | the client library             |
 //!
 //! Routing decides; it does not hold connections. Anything that outlives
 //! the request (parking, streaming, upgrading) is returned as an [`Action`]
@@ -30,6 +31,8 @@ use crate::ws::handshake;
 
 /// The demo page, compiled into the binary.
 const INDEX_HTML: &str = include_str!("../../static/index.html");
+/// The client library (`docs/client.md`), served as an ES module.
+const RTWEB_JS: &str = include_str!("../../static/rtweb.js");
 
 /// Long-poll timeouts: the default, and the most a client may ask for.
 pub const LONGPOLL_DEFAULT: Duration = Duration::from_secs(30);
@@ -79,6 +82,14 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
             Status::OK,
             "text/html; charset=utf-8",
             INDEX_HTML,
+        )));
+    }
+    if path == "/rtweb.js" {
+        readable()?;
+        return Ok(Action::Respond(Response::with_body(
+            Status::OK,
+            "text/javascript; charset=utf-8",
+            RTWEB_JS,
         )));
     }
     if path == "/stats" {

@@ -14,7 +14,7 @@ pub mod request;
 pub mod response;
 
 pub use request::{Decoded, Limits, Method, RequestDecoder, RequestEvent, RequestHead, Version};
-pub use response::{Response, Status};
+pub use response::{Persistence, Response, Status};
 
 /// A request the server cannot accept. The connection answers with `status`
 /// (the reason as a plain-text body) and closes: after a framing error the

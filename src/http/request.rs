@@ -33,6 +33,7 @@
 use std::time::Instant;
 
 use super::chunked::{Chunk, ChunkedDecoder};
+use super::response::Persistence;
 use super::{has_token, HttpError, Status};
 
 /// Limits on what one request may make the server hold.
@@ -112,11 +113,16 @@ impl RequestHead {
     }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless `Connection: close`;
-    /// HTTP/1.0 closes unless `Connection: keep-alive`.
-    pub fn keep_alive(&self) -> bool {
+    /// HTTP/1.0 closes unless `Connection: keep-alive` — which the answer
+    /// must then confirm.
+    pub fn persistence(&self) -> Persistence {
         match self.version {
-            Version::Http11 => !self.header_has_token("connection", "close"),
-            Version::Http10 => self.header_has_token("connection", "keep-alive"),
+            Version::Http11 if self.header_has_token("connection", "close") => Persistence::Close,
+            Version::Http11 => Persistence::Persist,
+            Version::Http10 if self.header_has_token("connection", "keep-alive") => {
+                Persistence::ConfirmKeepAlive
+            }
+            Version::Http10 => Persistence::Close,
         }
     }
 
@@ -361,11 +367,28 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
                 "too many header fields",
             ))
         }
+        // httparse says "Version" for any request line it cannot read past
+        // the target, so the line is classified again here.
         Err(httparse::Error::Version) => {
-            return Err(error(
-                Status::HTTP_VERSION_NOT_SUPPORTED,
-                "only HTTP/1.0 and HTTP/1.1 are supported",
-            ))
+            return match request_line_version(bytes) {
+                LineVersion::Malformed => Err(error(
+                    Status::BAD_REQUEST,
+                    "malformed request line: method SP target SP HTTP/x.y expected",
+                )),
+                LineVersion::OtherMajor => Err(error(
+                    Status::HTTP_VERSION_NOT_SUPPORTED,
+                    "only HTTP/1.0 and HTTP/1.1 are supported",
+                )),
+                // RFC 9110 §2.5: a recipient that receives a major version it
+                // implements and a higher minor version SHOULD process the
+                // message as if it were in the highest minor version it
+                // conforms to — HTTP/1.2 is read as HTTP/1.1.
+                LineVersion::LaterMinor { minor_at } => {
+                    let mut as_http11 = bytes.to_vec();
+                    as_http11[minor_at] = b'1';
+                    parse_head(&as_http11, limits)
+                }
+            };
         }
         Err(_) => return Err(error(Status::BAD_REQUEST, "malformed request head")),
     }
@@ -449,6 +472,57 @@ fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
         return None;
     }
     Some((authority, if path.is_empty() { "/" } else { path }))
+}
+
+/// What the version of a request line that httparse refused turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+enum LineVersion {
+    /// Not `method SP request-target SP HTTP-version` — a missing version,
+    /// a fourth word, `http/1.1`, `HTTP/11`: malformed, so `400`.
+    Malformed,
+    /// Well-formed, but a major version other than 1 (`HTTP/2.0`): `505`.
+    OtherMajor,
+    /// `HTTP/1.y` with y > 1; `minor_at` is the offset of the minor digit.
+    LaterMinor { minor_at: usize },
+}
+
+/// Classifies the request line (RFC 9112 §3):
+///
+/// ```text
+/// request-line = method SP request-target SP HTTP-version
+/// HTTP-version = HTTP-name "/" DIGIT "." DIGIT        (§2.3)
+/// HTTP-name    = %s"HTTP"                             (case-sensitive)
+/// ```
+///
+/// §3: "Recipients of an invalid request-line SHOULD respond with either a 400
+/// (Bad Request) error or a 301 (Moved Permanently) redirect". `505` is for a
+/// line that is valid but names a major version the server does not support
+/// (RFC 9110 §15.6.6) — it says "use another version", which is no answer to
+/// a line that names none.
+fn request_line_version(head: &[u8]) -> LineVersion {
+    let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let line = head[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&head[..line_end]);
+    let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let [_method, _target, version] = words.as_slice() else {
+        return LineVersion::Malformed;
+    };
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'2'..=b'9') => LineVersion::LaterMinor {
+                    minor_at: line.len() - 1,
+                },
+                // HTTP/1.0 and 1.1 are never refused for their version.
+                (b'1', _) => LineVersion::Malformed,
+                _ => LineVersion::OtherMajor,
+            }
+        }
+        _ => LineVersion::Malformed,
+    }
 }
 
 /// RFC 9112 §6.3, "Message Body Length", the request cases in the RFC's order.

@@ -155,6 +155,17 @@ fn malformed_heads_are_refused() {
         ("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         ("GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", 417),
         ("GET /\r\n\r\n", 400),
+        // RFC 9112 §3: a request line without a version, with a fourth word,
+        // or with a version that is not `HTTP/DIGIT.DIGIT` is malformed: 400.
+        ("GET / \r\nHost: x\r\n\r\n", 400),
+        ("GET / x HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.1 x\r\nHost: x\r\n\r\n", 400),
+        ("GET / http/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/11\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1\r\nHost: x\r\n\r\n", 400),
+        ("GET / FOO/1.1\r\nHost: x\r\n\r\n", 400),
+        // Well-formed, unsupported major version: 505 (RFC 9110 §15.6.6).
+        ("GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
     ];
     for (request, status) in cases {
         assert_eq!(status_of(request), status, "{request:?}");
@@ -242,18 +253,25 @@ fn keep_alive_rules() {
         Some(Item::Head(_)) => {
             let mut d = RequestDecoder::new(Limits::default());
             match d.decode(text.as_bytes(), Instant::now()).unwrap().event {
-                Some(RequestEvent::Head(h)) => h.keep_alive(),
+                Some(RequestEvent::Head(h)) => h.persistence(),
                 _ => unreachable!(),
             }
         }
         other => panic!("{other:?}"),
     };
-    assert!(head("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    assert!(!head(
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n"
-    ));
-    assert!(!head("GET / HTTP/1.0\r\n\r\n"));
-    assert!(head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    assert_eq!(
+        head("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Persistence::Persist
+    );
+    assert_eq!(
+        head("GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n"),
+        Persistence::Close
+    );
+    assert_eq!(head("GET / HTTP/1.0\r\n\r\n"), Persistence::Close);
+    assert_eq!(
+        head("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+        Persistence::ConfirmKeepAlive
+    );
 }
 
 #[test]
@@ -304,4 +322,16 @@ fn absolute_form_target_is_accepted_and_its_authority_wins() {
         head("GET /http://x HTTP/1.1\r\nHost: h\r\n\r\n").target,
         "/http://x"
     );
+}
+
+#[test]
+fn a_later_http1_minor_version_is_read_as_http11() {
+    // RFC 9110 §2.5: process it as the highest minor version we conform to.
+    let input = b"GET /a HTTP/1.2\r\nHost: x\r\n\r\n";
+    assert_eq!(
+        items(input),
+        vec![Item::Head("/a".into()), Item::Body(vec![])]
+    );
+    let head = parse_head(input, &Limits::default()).expect("accepted");
+    assert_eq!(head.version, Version::Http11);
 }

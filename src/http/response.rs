@@ -67,11 +67,25 @@ pub enum Framing {
     None,
 }
 
+/// What a response says about the connection after it (RFC 9112 §9.3, §9.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// `Connection: close`: the server closes once this response is sent.
+    Close,
+    /// An HTTP/1.1 connection persists by default: nothing to write.
+    Persist,
+    /// An HTTP/1.0 client asked with `Connection: keep-alive`. It keeps the
+    /// connection only if the answer carries `Connection: keep-alive` too
+    /// (RFC 9112 Appendix C.2.2, the HTTP/1.0 mechanism §9.3 still honours);
+    /// without it, a 1.0 client waits for a close that never comes.
+    ConfirmKeepAlive,
+}
+
 /// The parts of a response head besides the status.
 pub struct HeadFields<'a> {
     pub date: &'a [u8],
     pub framing: Framing,
-    pub close: bool,
+    pub connection: Persistence,
     pub headers: &'a [(&'static str, String)],
 }
 
@@ -96,8 +110,10 @@ pub fn write_head(out: &mut Vec<u8>, status: Status, fields: &HeadFields<'_>) {
         Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         Framing::UntilClose | Framing::None => {}
     }
-    if fields.close {
-        out.extend_from_slice(b"Connection: close\r\n");
+    match fields.connection {
+        Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
+        Persistence::ConfirmKeepAlive => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        Persistence::Persist => {}
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -162,7 +178,7 @@ impl Response {
 
     /// Appends head and body; for a `HEAD` request the head alone, with the
     /// `Content-Length` the `GET` would have had.
-    pub fn write(&self, out: &mut Vec<u8>, date: &[u8], head_only: bool, close: bool) {
+    pub fn write(&self, out: &mut Vec<u8>, date: &[u8], head_only: bool, connection: Persistence) {
         // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response.
         let framing = match self.status.0 {
             100..=199 | 204 => Framing::None,
@@ -171,7 +187,7 @@ impl Response {
         let fields = HeadFields {
             date,
             framing,
-            close,
+            connection,
             headers: &self.headers,
         };
         write_head(out, self.status, &fields);
@@ -189,7 +205,12 @@ mod tests {
     fn writes_head_and_body() {
         let mut out = Vec::new();
         let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
-        Response::text(Status::NOT_FOUND, "no such path").write(&mut out, date, false, true);
+        Response::text(Status::NOT_FOUND, "no such path").write(
+            &mut out,
+            date,
+            false,
+            Persistence::Close,
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 404 Not Found\r\nServer: rtweb\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
@@ -201,9 +222,30 @@ mod tests {
     #[test]
     fn head_only_keeps_the_length_and_drops_the_body() {
         let mut out = Vec::new();
-        Response::json("{}".into()).write(&mut out, b"d", true, false);
+        Response::json("{}".into()).write(&mut out, b"d", true, Persistence::Persist);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("Content-Length: 2\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn persistence_decides_the_connection_field() {
+        let connection_field = |connection| {
+            let mut out = Vec::new();
+            Response::json("{}".into()).write(&mut out, b"d", false, connection);
+            let text = String::from_utf8(out).unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("Connection: "))
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            connection_field(Persistence::Close).as_deref(),
+            Some("close")
+        );
+        assert_eq!(connection_field(Persistence::Persist), None);
+        assert_eq!(
+            connection_field(Persistence::ConfirmKeepAlive).as_deref(),
+            Some("keep-alive")
+        );
     }
 }

@@ -74,7 +74,7 @@ pub fn validate(head: &RequestHead) -> Result<String, Response> {
 
 /// Appends the `101` response.
 pub fn write_accept(out: &mut Vec<u8>, accept: &str, date: &[u8]) {
-    use crate::http::response::{write_head, Framing, HeadFields};
+    use crate::http::response::{write_head, Framing, HeadFields, Persistence};
     let headers = [
         ("Upgrade", "websocket".to_owned()),
         ("Connection", "Upgrade".to_owned()),
@@ -86,7 +86,7 @@ pub fn write_accept(out: &mut Vec<u8>, accept: &str, date: &[u8]) {
         &HeadFields {
             date,
             framing: Framing::None,
-            close: false,
+            connection: Persistence::Persist,
             headers: &headers,
         },
     );
