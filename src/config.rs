@@ -2,9 +2,11 @@
 //! and the command line that sets them (`rtweb --help`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::http::Limits;
+use crate::store::{Durability, Retention, StoreKind};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -13,8 +15,24 @@ pub struct Config {
     /// Event loops (threads), each owning its connections. Default 1: the
     /// simple path a reader follows first.
     pub threads: usize,
+    /// Where channels' logs are kept. Default [`StoreKind::Memory`] (tests,
+    /// examples: nothing written to disk); the binary's default is SQLite in
+    /// `./rtweb-data` with `synchronous=NORMAL` (`--data`, `--sync`, `--memory`).
+    pub store: StoreKind,
     /// Messages each channel retains for resuming clients. Default 1000.
     pub retain: usize,
+    /// Messages older than this are trimmed (`--retain-for`). Default off.
+    pub retain_for: Option<Duration>,
+    /// Byte budget of the hub's in-memory window of recent messages, over
+    /// all channels; the least recently used channels leave it first.
+    /// Default 64 MiB: the full log (1000 messages of ~1 KiB, with their
+    /// JSON) of about 30 busy channels, or the last 100 of about 300 — what
+    /// replays and fan-out need — while staying well inside the 200 MiB the
+    /// server may use with a million idle channels indexed.
+    pub cache_bytes: usize,
+    /// On SIGTERM/SIGINT, how long draining may take before the process
+    /// exits anyway. Default 10 s.
+    pub shutdown_timeout: Duration,
     /// Largest published message in bytes (`413` above). Default 64 KiB.
     pub max_message: usize,
     /// Limits on request heads and bodies (the body limit follows `max_message`).
@@ -44,9 +62,6 @@ pub struct Config {
     /// Publish the server's clock to channel `clock` this often. Default off
     /// (the binary turns it on at 1 s).
     pub ticker: Option<Duration>,
-    /// After `SIGTERM`/`SIGINT`, how long connections get to close
-    /// gracefully before the process exits anyway. Default 10 s.
-    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -54,7 +69,11 @@ impl Default for Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             threads: 1,
+            store: StoreKind::Memory,
             retain: 1000,
+            retain_for: None,
+            cache_bytes: 64 * 1024 * 1024,
+            shutdown_timeout: Duration::from_secs(10),
             max_message: 64 * 1024,
             limits: Limits::default(),
             head_timeout: Duration::from_secs(10),
@@ -67,10 +86,22 @@ impl Default for Config {
             ws_ping: Duration::from_secs(30),
             max_ws_message: 16 * 1024 * 1024,
             ticker: None,
-            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
+
+impl Config {
+    /// What each channel keeps, as the store takes it.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            count: self.retain,
+            age: self.retain_for,
+        }
+    }
+}
+
+/// The data directory when neither `--data` nor `--memory` is given.
+pub const DEFAULT_DATA_DIR: &str = "rtweb-data";
 
 pub const USAGE: &str = "\
 rtweb — a real-time web server: short polling, long polling, SSE and WebSocket
@@ -80,7 +111,14 @@ USAGE: rtweb [OPTIONS]
 OPTIONS:
   --addr ADDR              listen address            [default: 127.0.0.1:8080]
   --threads N              event loops               [default: number of cores]
+  --data DIR               keep channels in DIR (SQLite; created if missing)
+                                                     [default: ./rtweb-data]
+  --memory                 keep channels in memory only: lost on exit
+  --sync normal|full       normal: an acknowledged message survives a crash;
+                           full: a power loss too (fsync per commit) [default: normal]
   --retain N               messages kept per channel [default: 1000]
+  --retain-for SECONDS     trim messages older than this, 0 = off [default: 0]
+  --cache-bytes BYTES      recent messages kept in memory, all channels [default: 67108864]
   --max-message BYTES      largest published message [default: 65536]
   --head-timeout SECONDS   time to send a request head [default: 10]
   --idle-timeout SECONDS   keep-alive idle timeout   [default: 60]
@@ -92,7 +130,7 @@ OPTIONS:
   --ws-max-duration SECONDS  close channel WebSockets after this long [default: off]
   --max-ws-message BYTES   largest WebSocket message [default: 16777216]
   --ticker SECONDS         publish the clock to channel `clock`, 0 = off [default: 1]
-  --shutdown-timeout SECONDS  graceful drain on SIGTERM/SIGINT at most [default: 10]
+  --shutdown-timeout SECONDS  longest drain on SIGTERM/SIGINT [default: 10]
   -h, --help               print this help
 ";
 
@@ -104,9 +142,9 @@ pub enum Command {
 }
 
 /// Parses the arguments after the program name. The binary's defaults
-/// differ from [`Config::default`] (one loop, no ticker: the simple path
-/// the tests and a reader take) in two places: one event loop per core,
-/// and the ticker on.
+/// differ from [`Config::default`] (one loop, no ticker, memory store: the
+/// simple path the tests and a reader take) in three places: one event loop
+/// per core, the ticker on, and channels kept in `./rtweb-data`.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut config = Config {
@@ -114,10 +152,18 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         ticker: Some(Duration::from_secs(1)),
         ..Config::default()
     };
+    let mut data: Option<PathBuf> = None;
+    let mut durability: Option<Durability> = None;
+    let mut memory = false;
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(Command::Help);
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--memory" => {
+                memory = true;
+                continue;
+            }
+            _ => {}
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = || {
@@ -133,7 +179,18 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                     .map_err(|_| format!("--addr: `{value}` is not ip:port"))?
             }
             "--threads" => config.threads = (number()? as usize).max(1),
+            "--data" => data = Some(PathBuf::from(&value)),
+            "--sync" => {
+                durability = Some(match value.as_str() {
+                    "normal" => Durability::Normal,
+                    "full" => Durability::Full,
+                    _ => return Err(format!("--sync: `{value}` is not normal or full")),
+                })
+            }
             "--retain" => config.retain = (number()? as usize).max(1),
+            "--retain-for" => config.retain_for = Some(seconds()?).filter(|d| !d.is_zero()),
+            "--cache-bytes" => config.cache_bytes = number()? as usize,
+            "--shutdown-timeout" => config.shutdown_timeout = seconds()?,
             "--max-message" => config.max_message = number()? as usize,
             "--head-timeout" => config.head_timeout = seconds()?,
             "--idle-timeout" => config.idle_timeout = seconds()?,
@@ -149,11 +206,18 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             }
             "--max-ws-message" => config.max_ws_message = number()? as usize,
             "--ticker" => config.ticker = Some(seconds()?).filter(|d| !d.is_zero()),
-            "--shutdown-timeout" => config.shutdown_timeout = seconds()?,
             _ => return Err(format!("unknown option {flag} (see --help)")),
         }
     }
     config.limits.max_body = config.max_message;
+    config.store = match (memory, data, durability) {
+        (true, None, None) => StoreKind::Memory,
+        (true, _, _) => return Err("--memory keeps nothing on disk: drop --data and --sync".into()),
+        (false, dir, durability) => StoreKind::Sqlite {
+            dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            durability: durability.unwrap_or_default(),
+        },
+    };
     Ok(Command::Run(Box::new(config)))
 }
 
@@ -183,6 +247,78 @@ mod tests {
         assert_eq!(c.retain, 5);
         assert_eq!(c.ticker, None);
         assert_eq!(c.limits.max_body, 10);
+    }
+
+    #[test]
+    fn the_binary_keeps_channels_in_rtweb_data_by_default() {
+        let Ok(Command::Run(c)) = parse(&[]) else {
+            panic!()
+        };
+        let want = StoreKind::Sqlite {
+            dir: PathBuf::from("rtweb-data"),
+            durability: Durability::Normal,
+        };
+        assert_eq!(c.store, want);
+        assert_eq!(c.retain_for, None);
+        assert_eq!(c.cache_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(Config::default().store, StoreKind::Memory);
+    }
+
+    #[test]
+    fn storage_flags_set_fields() {
+        let Ok(Command::Run(c)) = parse(&[
+            "--data",
+            "/srv/rt",
+            "--sync",
+            "full",
+            "--retain-for",
+            "3600",
+            "--retain",
+            "7",
+            "--cache-bytes",
+            "1000",
+            "--shutdown-timeout",
+            "2",
+        ]) else {
+            panic!()
+        };
+        let want = StoreKind::Sqlite {
+            dir: PathBuf::from("/srv/rt"),
+            durability: Durability::Full,
+        };
+        assert_eq!(c.store, want);
+        let retention = c.retention();
+        assert_eq!(retention.count, 7);
+        assert_eq!(retention.age, Some(Duration::from_secs(3600)));
+        assert_eq!(c.cache_bytes, 1000);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(2));
+
+        // `--memory` takes no value; 0 turns retention by age off.
+        let Ok(Command::Run(c)) = parse(&["--memory", "--retain-for", "0", "--retain", "3"]) else {
+            panic!()
+        };
+        assert_eq!(c.store, StoreKind::Memory);
+        assert_eq!(c.retain_for, None);
+        assert_eq!(c.retain, 3);
+    }
+
+    #[test]
+    fn conflicting_storage_flags_are_explained() {
+        let memory_and_disk = "--memory keeps nothing on disk: drop --data and --sync";
+        assert_eq!(
+            parse(&["--memory", "--data", "d"]).unwrap_err(),
+            memory_and_disk
+        );
+        assert_eq!(
+            parse(&["--sync", "full", "--memory"]).unwrap_err(),
+            memory_and_disk
+        );
+        assert_eq!(
+            parse(&["--sync", "always"]).unwrap_err(),
+            "--sync: `always` is not normal or full"
+        );
+        assert_eq!(parse(&["--data"]).unwrap_err(), "--data needs a value");
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub mod output;
 pub mod server;
 pub mod sse;
 pub mod stats;
+pub mod store;
 pub mod ws;
 
 pub use config::Config;
