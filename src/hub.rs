@@ -1,28 +1,42 @@
-//! Channels: the retained message log and who is listening. No I/O here.
+//! Channels: who is listening, and a window of what was said recently.
+//! No I/O of its own: the log itself is the store's (`store/`).
 //!
 //! Every technique serves the same channels with the same ids. A channel
-//! exists from its first use; each message gets the next id (1, 2, 3, …), a
-//! publish time in milliseconds since the Unix epoch, and its text. The last
-//! `retain` messages are kept, so a client that reconnects with the last id it
-//! saw — `?after=N`, `Last-Event-ID` — gets exactly what it missed; when what it
-//! missed is older than the log, the answer says so (`gap`), never nothing.
+//! exists from its first use; each message gets the next id (1, 2, 3, …)
+//! from the store, a publish time in milliseconds since the Unix epoch, and
+//! its text. The store keeps the last `--retain` messages (and, with
+//! `--retain-for`, none older), so a client that reconnects with the last id
+//! it saw — `?after=N`, `Last-Event-ID` — gets exactly what it missed; when
+//! what it missed is gone, or its id is one this store never gave out, the
+//! answer says so (`gap`), never nothing.
 //!
-//! Subscribers are (event loop, connection token) pairs: a publish returns
-//! exactly whom to wake. A long poll subscribes `once` and is dropped from the
-//! list by the publish that wakes it; streams (SSE, WebSocket) stay until
-//! they unsubscribe on close.
+//! The hub keeps only what is live, in memory:
+//!
+//! - **subscribers**, as (event loop, connection token) pairs: a publish
+//!   returns exactly whom to wake. A long poll subscribes `once` and is
+//!   dropped by the publish that wakes it; streams stay until they leave;
+//! - **a window** of each active channel's newest messages, so replays and
+//!   fan-out don't touch the disk. All windows together hold at most
+//!   `--cache-bytes`; the least recently used channel's window goes first,
+//!   and a channel with neither subscribers nor a window leaves memory
+//!   altogether (its log stays in the store).
+//!
+//! Channels live in a `BTreeMap`: it grows a node at a time, so a burst of
+//! new channel names never rehashes millions of entries under the lock that
+//! every publish needs.
 //!
 //! The hub is shared by every event loop behind one lock, so each operation
-//! that must not be split by a publish is one method here: replay and
-//! subscribe ([`Hub::replay_and_subscribe`]), or replay and park when there
-//! is nothing to replay ([`Hub::replay_or_park`]). `app/subscription.rs` is
-//! the one module that calls them.
+//! that must not be split by a publish is one method: publish a batch (the
+//! store commits it, then subscribers are collected), replay and subscribe
+//! ([`Hub::replay_and_subscribe`]), replay or park ([`Hub::replay_or_park`]).
+//! `app/subscription.rs` is the one module that calls them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::json;
+use crate::store::{ChannelState, NewMessage, Store, StoreError, Stored};
 
 /// One published message, immutable once made and shared by every reader.
 #[derive(Debug)]
@@ -30,14 +44,15 @@ pub struct Message {
     pub id: u64,
     /// Publish time, ms since the Unix epoch.
     pub time: u64,
-    pub data: String,
+    /// The text, shared with the store's copy where the store keeps one.
+    pub data: Arc<str>,
     /// `{"id":N,"time":T,"data":"…"}`, made once: the poll answers and the
     /// WebSocket frames all carry it.
     pub json: String,
 }
 
 impl Message {
-    pub fn new(id: u64, time: u64, data: String) -> Message {
+    pub fn new(id: u64, time: u64, data: Arc<str>) -> Message {
         let mut json = String::with_capacity(data.len() + 48);
         let _ = write!(json, "{{\"id\":{id},\"time\":{time},\"data\":");
         json::write_string(&mut json, &data);
@@ -48,6 +63,15 @@ impl Message {
             data,
             json,
         }
+    }
+
+    fn from_stored(stored: Stored) -> Message {
+        Message::new(stored.id, stored.time_ms, stored.data)
+    }
+
+    /// Bytes this message holds in memory (for the window's budget).
+    fn size(&self) -> usize {
+        self.data.len() + self.json.len() + std::mem::size_of::<Message>()
     }
 }
 
@@ -69,23 +93,50 @@ pub struct Replay {
     pub messages: Vec<Arc<Message>>,
     /// The newest id in the channel (0 before the first publish).
     pub last_id: u64,
-    /// Messages after the requested id were dropped from the log.
+    /// Messages after the requested id are not all here: trimmed from the
+    /// log, or the id was never given out by this store.
     pub gap: bool,
 }
 
-#[derive(Debug, Default)]
-struct Channel {
-    /// The newest `retain` messages, ids contiguous.
-    log: VecDeque<Arc<Message>>,
-    last_id: u64,
-    subscribers: Vec<Subscriber>,
+/// A message committed by [`Hub::publish`], with whom to wake.
+#[derive(Debug)]
+pub struct Published {
+    pub message: Arc<Message>,
+    pub subscribers: Vec<Subscriber>,
 }
 
-/// All channels.
 #[derive(Debug)]
+struct Channel {
+    state: ChannelState,
+    /// The newest retained messages, ids contiguous, ending at
+    /// `state.last_id` (possibly empty: then everything is in the store).
+    window: VecDeque<Arc<Message>>,
+    window_bytes: usize,
+    subscribers: Vec<Subscriber>,
+    /// Its key in the hub's least-recently-used order.
+    used: u64,
+}
+
+/// All live channels, in front of the store.
 pub struct Hub {
-    channels: HashMap<String, Channel>,
+    store: Box<dyn Store>,
+    channels: BTreeMap<String, Channel>,
+    /// Channel names by last use, oldest first.
+    recently_used: BTreeMap<u64, String>,
+    clock: u64,
     retain: usize,
+    cache_budget: usize,
+    cache_bytes: usize,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("store", &self.store.describe())
+            .field("live_channels", &self.channels.len())
+            .field("cache_bytes", &self.cache_bytes)
+            .finish()
+    }
 }
 
 /// True for `[A-Za-z0-9_.-]{1,64}`.
@@ -97,39 +148,84 @@ pub fn valid_channel_name(name: &str) -> bool {
 }
 
 impl Hub {
-    pub fn new(retain: usize) -> Hub {
+    pub fn new(store: Box<dyn Store>, retain: usize, cache_budget: usize) -> Hub {
         Hub {
-            channels: HashMap::new(),
+            store,
+            channels: BTreeMap::new(),
+            recently_used: BTreeMap::new(),
+            clock: 0,
             retain: retain.max(1),
+            cache_budget,
+            cache_bytes: 0,
         }
     }
 
-    fn channel(&mut self, name: &str) -> &mut Channel {
-        if !self.channels.contains_key(name) {
-            self.channels.insert(name.to_owned(), Channel::default());
-        }
-        self.channels.get_mut(name).expect("just inserted")
+    /// A hub over a fresh memory store (tests, examples).
+    pub fn in_memory(retain: usize) -> Hub {
+        let retention = crate::store::Retention {
+            count: retain,
+            age: None,
+        };
+        Hub::new(
+            Box::new(crate::store::MemoryStore::new(retention)),
+            retain,
+            usize::MAX,
+        )
     }
 
-    /// Appends a message; returns it and the subscribers to wake (once-only
-    /// subscribers are removed from the channel as they are returned).
-    pub fn publish(
-        &mut self,
-        name: &str,
-        data: String,
-        time: u64,
-    ) -> (Arc<Message>, Vec<Subscriber>) {
+    /// Commits a batch — everything one event loop's pass published — as
+    /// one store transaction, then keeps each message in its channel's
+    /// window and collects its subscribers (once-only ones are removed as
+    /// they are returned). On `Err`, nothing was kept and nobody is woken.
+    pub fn publish(&mut self, batch: &[NewMessage]) -> Result<Vec<Published>, StoreError> {
+        // Every channel is in memory before the commit: nothing after it
+        // can fail, so an acknowledged message is always delivered.
+        for new in batch {
+            self.channel(&new.channel)?;
+        }
+        let assigned = self.store.append(batch)?;
+        let mut published = Vec::with_capacity(batch.len());
         let retain = self.retain;
-        let channel = self.channel(name);
-        channel.last_id += 1;
-        let message = Arc::new(Message::new(channel.last_id, time, data));
-        if channel.log.len() == retain {
-            channel.log.pop_front();
+        for (new, given) in batch.iter().zip(assigned) {
+            let message = Arc::new(Message::new(given.id, given.time_ms, Arc::clone(&new.data)));
+            self.touch(&new.channel);
+            let Some(channel) = self.channels.get_mut(&new.channel) else {
+                continue; // unreachable: loaded above, and nothing evicts in between
+            };
+            let before = channel.window_bytes;
+            channel.state.last_id = given.id;
+            channel.state.oldest_id = channel
+                .state
+                .oldest_id
+                .max((given.id + 1).saturating_sub(retain as u64));
+            // The window stays contiguous with the log's newest end.
+            let contiguous = channel.window.back().is_none_or(|m| m.id + 1 == given.id);
+            if !contiguous {
+                channel.window.clear();
+                channel.window_bytes = 0;
+            }
+            channel.window_bytes += message.size();
+            channel.window.push_back(Arc::clone(&message));
+            while channel.window.len() > retain
+                || channel
+                    .window
+                    .front()
+                    .is_some_and(|m| m.id < channel.state.oldest_id)
+            {
+                let dropped = channel.window.pop_front().expect("not empty");
+                channel.window_bytes -= dropped.size();
+            }
+            let subscribers = channel.subscribers.clone();
+            channel.subscribers.retain(|s| !s.once);
+            let after = channel.window_bytes;
+            self.cache_bytes = self.cache_bytes + after - before;
+            published.push(Published {
+                message,
+                subscribers,
+            });
         }
-        channel.log.push_back(Arc::clone(&message));
-        let woken = channel.subscribers.clone();
-        channel.subscribers.retain(|s| !s.once);
-        (message, woken)
+        self.evict();
+        Ok(published)
     }
 
     /// Replays after `after` and subscribes, atomically: no publish can fall
@@ -139,65 +235,73 @@ impl Hub {
         name: &str,
         after: Option<u64>,
         subscriber: Subscriber,
-    ) -> Replay {
-        let replay = self.replay(name, after);
-        self.subscribe(name, subscriber);
-        replay
+    ) -> Result<Replay, StoreError> {
+        let replay = self.replay(name, after)?;
+        self.channel(name)?.subscribers.push(subscriber);
+        Ok(replay)
     }
 
-    /// What a long poll needs, atomically: the messages after `after` (`None`:
-    /// after the newest) if there are any; otherwise `None`, and `subscriber`
-    /// is parked on the channel until the next publish.
+    /// What a long poll needs, atomically: the messages after `after`
+    /// (`None`: after the newest) if there are any, or a gap to report;
+    /// otherwise `Ok(None)`, and `subscriber` is parked on the channel until
+    /// its next publish.
     pub fn replay_or_park(
         &mut self,
         name: &str,
         after: Option<u64>,
         subscriber: Subscriber,
-    ) -> Result<Replay, u64> {
-        let after = after.unwrap_or_else(|| self.last_id(name));
-        let replay = self.replay(name, Some(after));
+    ) -> Result<Option<Replay>, StoreError> {
+        let after = match after {
+            Some(after) => after,
+            None => self.state(name)?.last_id,
+        };
+        let replay = self.replay(name, Some(after))?;
         if replay.messages.is_empty() && !replay.gap {
-            self.subscribe(name, subscriber);
-            return Err(after);
+            self.channel(name)?.subscribers.push(subscriber);
+            return Ok(None);
         }
-        Ok(replay)
+        Ok(Some(replay))
     }
 
     /// The retained messages with id > `after`. `after: None` means "from
     /// now": no messages, only `last_id`.
-    pub fn replay(&self, name: &str, after: Option<u64>) -> Replay {
-        let channel = self.channels.get(name);
-        let retained = || channel.iter().flat_map(|c| c.log.iter()).cloned();
+    pub fn replay(&mut self, name: &str, after: Option<u64>) -> Result<Replay, StoreError> {
+        let state = self.state(name)?;
         let mut replay = Replay {
-            last_id: channel.map_or(0, |c| c.last_id),
+            last_id: state.last_id,
             ..Replay::default()
         };
-        let Some(after) = after else { return replay };
-        if after > replay.last_id {
-            // An id this channel never gave out: it belongs to another life
-            // of the channel (a server restarted without its data). Answered
-            // as for an id older than the log: say so, send what is retained.
-            replay.gap = true;
-            replay.messages = retained().collect();
-            return replay;
-        }
-        let Some(oldest) = channel.and_then(|c| c.log.front()).map(|m| m.id) else {
-            return replay;
+        let Some(after) = after else {
+            return Ok(replay);
         };
-        // Checked arithmetic: `after` comes from a client and may be u64::MAX.
-        replay.gap = after < oldest - 1;
-        let skip = usize::try_from(after.saturating_sub(oldest - 1)).unwrap_or(usize::MAX);
-        replay.messages = retained().skip(skip).collect();
-        replay
-    }
-
-    /// The newest id of a channel (0 when nothing was ever published).
-    pub fn last_id(&self, name: &str) -> u64 {
-        self.channels.get(name).map_or(0, |c| c.last_id)
-    }
-
-    fn subscribe(&mut self, name: &str, subscriber: Subscriber) {
-        self.channel(name).subscribers.push(subscriber);
+        // An id beyond the last belongs to another life of the channel (a
+        // restart without its data): answered as a gap, then all that is
+        // retained. Checked arithmetic: `after` may be u64::MAX.
+        replay.gap = state.gap_after(after);
+        let from = if after > state.last_id {
+            state.oldest_id
+        } else {
+            after.saturating_add(1).max(state.oldest_id)
+        };
+        if from > state.last_id {
+            return Ok(replay);
+        }
+        self.touch(name);
+        let window = self.channels.get(name).map(|c| &c.window);
+        if let Some(window) = window.filter(|w| w.front().is_some_and(|m| m.id <= from)) {
+            let skip = usize::try_from(from - window[0].id).unwrap_or(usize::MAX);
+            replay.messages = window.iter().skip(skip).cloned().collect();
+        } else {
+            let page = self.store.read_after(name, from - 1, self.retain)?;
+            replay.gap |= page.state.gap_after(after);
+            replay.last_id = page.state.last_id;
+            replay.messages = page
+                .messages
+                .into_iter()
+                .map(|m| Arc::new(Message::from_stored(m)))
+                .collect();
+        }
+        Ok(replay)
     }
 
     /// Removes a connection from a channel's subscribers; returns the
@@ -213,109 +317,142 @@ impl Hub {
         {
             channel.subscribers.swap_remove(i);
         }
-        channel.last_id
+        let last_id = channel.state.last_id;
+        if channel.subscribers.is_empty() && channel.window.is_empty() {
+            self.forget(name);
+        }
+        last_id
+    }
+
+    /// Trims messages past `--retain-for` from the store; cached windows and
+    /// states are dropped, to be read again as they are needed.
+    pub fn trim_expired(&mut self, now_ms: u64) -> Result<u64, StoreError> {
+        let trimmed = self.store.trim_expired(now_ms)?;
+        if trimmed > 0 {
+            let names: Vec<String> = self.channels.keys().cloned().collect();
+            for name in names {
+                self.drop_window(&name);
+            }
+            for channel in self.channels.values_mut() {
+                channel.state.oldest_id = 0; // unknown: read again
+            }
+        }
+        Ok(trimmed)
+    }
+
+    /// Closes the store (the durable one checkpoints its log). The hub is
+    /// left with an empty memory store: a late caller is served, not failed.
+    pub fn close_store(&mut self) -> Result<(), StoreError> {
+        let retention = crate::store::Retention {
+            count: self.retain,
+            age: None,
+        };
+        let closed = std::mem::replace(
+            &mut self.store,
+            Box::new(crate::store::MemoryStore::new(retention)),
+        );
+        closed.close()
+    }
+
+    /// One line saying which store this is.
+    pub fn describe(&self) -> String {
+        self.store.describe()
     }
 
     /// Subscribers across all channels (for tests).
     pub fn subscriber_count(&self) -> usize {
         self.channels.values().map(|c| c.subscribers.len()).sum()
     }
+
+    /// Channels held in memory, and the bytes their windows hold.
+    pub fn memory(&self) -> (usize, usize) {
+        (self.channels.len(), self.cache_bytes)
+    }
+
+    /// A channel's state: from memory when it is live, else from the store
+    /// (without bringing the channel into memory).
+    fn state(&mut self, name: &str) -> Result<ChannelState, StoreError> {
+        match self.channels.get(name) {
+            Some(channel) if channel.state.oldest_id != 0 => Ok(channel.state),
+            _ => {
+                let state = self.store.channel_state(name)?;
+                if let Some(channel) = self.channels.get_mut(name) {
+                    channel.state = state;
+                }
+                Ok(state)
+            }
+        }
+    }
+
+    /// The live channel `name`, brought into memory (and marked used).
+    fn channel(&mut self, name: &str) -> Result<&mut Channel, StoreError> {
+        if let Some(channel) = self.channels.get_mut(name) {
+            if channel.state.oldest_id == 0 {
+                channel.state = self.store.channel_state(name)?;
+            }
+        } else {
+            let state = self.store.channel_state(name)?;
+            self.channels.insert(
+                name.to_owned(),
+                Channel {
+                    state,
+                    window: VecDeque::new(),
+                    window_bytes: 0,
+                    subscribers: Vec::new(),
+                    used: 0,
+                },
+            );
+        }
+        self.touch(name);
+        Ok(self.channels.get_mut(name).expect("just inserted"))
+    }
+
+    fn touch(&mut self, name: &str) {
+        let Some(channel) = self.channels.get_mut(name) else {
+            return;
+        };
+        self.clock += 1;
+        self.recently_used.remove(&channel.used);
+        channel.used = self.clock;
+        self.recently_used.insert(self.clock, name.to_owned());
+    }
+
+    /// Keeps the windows within their budget: least recently used first.
+    fn evict(&mut self) {
+        while self.cache_bytes > self.cache_budget {
+            let Some((_, name)) = self.recently_used.pop_first() else {
+                return;
+            };
+            if let Some(channel) = self.channels.get_mut(&name) {
+                channel.used = 0;
+            }
+            self.drop_window(&name);
+            if self
+                .channels
+                .get(&name)
+                .is_some_and(|c| c.subscribers.is_empty())
+            {
+                self.channels.remove(&name);
+            }
+        }
+    }
+
+    fn drop_window(&mut self, name: &str) {
+        if let Some(channel) = self.channels.get_mut(name) {
+            self.cache_bytes -= channel.window_bytes;
+            channel.window_bytes = 0;
+            channel.window = VecDeque::new();
+        }
+    }
+
+    fn forget(&mut self, name: &str) {
+        if let Some(channel) = self.channels.remove(name) {
+            self.cache_bytes -= channel.window_bytes;
+            self.recently_used.remove(&channel.used);
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn channel_names() {
-        assert!(valid_channel_name("demo.v1_A-z"));
-        assert!(valid_channel_name(&"a".repeat(64)));
-        for bad in ["", "a b", "a/b", "é", "%41", &"a".repeat(65)] {
-            assert!(!valid_channel_name(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn replay_from_now_from_start_and_with_gap() {
-        let mut hub = Hub::new(3);
-        for i in 0..5 {
-            hub.publish("c", format!("m{i}"), 1000 + i);
-        }
-        let now = hub.replay("c", None);
-        assert_eq!((now.messages.len(), now.last_id, now.gap), (0, 5, false));
-        let ids = |r: Replay| (r.messages.iter().map(|m| m.id).collect::<Vec<_>>(), r.gap);
-        assert_eq!(ids(hub.replay("c", Some(0))), (vec![3, 4, 5], true));
-        assert_eq!(ids(hub.replay("c", Some(2))), (vec![3, 4, 5], false));
-        assert_eq!(ids(hub.replay("c", Some(4))), (vec![5], false));
-        assert_eq!(ids(hub.replay("c", Some(5))), (vec![], false));
-        // An id never given out (another life of the channel) is a gap.
-        assert_eq!(ids(hub.replay("c", Some(9))), (vec![3, 4, 5], true));
-        assert_eq!(ids(hub.replay("c", Some(u64::MAX))), (vec![3, 4, 5], true));
-        assert_eq!(ids(hub.replay("unknown", Some(0))), (vec![], false));
-        assert_eq!(ids(hub.replay("unknown", Some(1))), (vec![], true));
-    }
-
-    #[test]
-    fn once_subscribers_are_woken_once() {
-        let mut hub = Hub::new(10);
-        let parked = Subscriber {
-            event_loop: 0,
-            token: 1,
-            once: true,
-        };
-        assert_eq!(hub.replay_or_park("c", None, parked).unwrap_err(), 0);
-        let stream = Subscriber {
-            event_loop: 0,
-            token: 2,
-            once: false,
-        };
-        assert!(hub
-            .replay_and_subscribe("c", Some(0), stream)
-            .messages
-            .is_empty());
-        assert_eq!(hub.publish("c", "a".into(), 0).1.len(), 2);
-        assert_eq!(
-            hub.publish("c", "b".into(), 0).1,
-            vec![Subscriber {
-                event_loop: 0,
-                token: 2,
-                once: false
-            }]
-        );
-        hub.unsubscribe("c", 0, 2);
-        assert_eq!(hub.subscriber_count(), 0);
-    }
-
-    #[test]
-    fn message_json_is_escaped() {
-        let m = Message::new(7, 42, "say \"hi\"\n".into());
-        assert_eq!(m.json, r#"{"id":7,"time":42,"data":"say \"hi\"\n"}"#);
-    }
-
-    proptest! {
-        #[test]
-        fn ids_increase_and_retention_keeps_the_newest(retain in 1usize..20, count in 0usize..60, after in prop_oneof![0u64..70, Just(u64::MAX), any::<u64>()]) {
-            let mut hub = Hub::new(retain);
-            let mut last = 0;
-            for i in 0..count {
-                let (m, _) = hub.publish("p", i.to_string(), 0);
-                prop_assert!(m.id > last);
-                last = m.id;
-            }
-            let all = hub.replay("p", Some(0));
-            let kept: Vec<u64> = all.messages.iter().map(|m| m.id).collect();
-            let expected: Vec<u64> = ((count.saturating_sub(retain) + 1) as u64..=count as u64).collect();
-            prop_assert_eq!(kept, expected);
-            let r = hub.replay("p", Some(after));
-            if after > count as u64 {
-                // An id never given out: a gap, and everything retained.
-                prop_assert!(r.gap);
-                prop_assert_eq!(r.messages.len(), count.min(retain));
-            } else {
-                prop_assert!(r.messages.iter().all(|m| m.id > after));
-                prop_assert_eq!(r.gap, !r.messages.is_empty() && r.messages[0].id > after + 1);
-            }
-        }
-    }
-}
+#[path = "hub_tests.rs"]
+mod tests;

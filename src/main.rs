@@ -20,17 +20,28 @@ fn main() -> ExitCode {
     let server = match Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("rtweb: cannot listen on {}: {e}", config.addr);
+            eprintln!("rtweb: {e}");
             return ExitCode::FAILURE;
         }
     };
     let addr = server.local_addr().map_or(config.addr, |a| a);
+    let shared = server.shared();
     println!(
-        "rtweb listening on http://{addr}/  ({} event loop(s))",
-        config.threads
+        "rtweb listening on http://{addr}/  ({} event loop(s); {})",
+        config.threads,
+        shared.hub().describe()
     );
-    match server.run() {
-        Ok(()) => ExitCode::SUCCESS,
+    let served = server.run();
+    // Drained (or failed): close the store cleanly either way.
+    if let Err(e) = shared.close_store() {
+        eprintln!("rtweb: closing the store: {e}");
+        return ExitCode::FAILURE;
+    }
+    match served {
+        Ok(()) => {
+            eprintln!("rtweb: drained; store closed");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("rtweb: {e}");
             ExitCode::FAILURE

@@ -7,6 +7,7 @@
 //! This is where the application (`app/`) meets the loops (`server/`):
 //! one [`App`] per loop, driven through the loop's contract.
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -15,9 +16,30 @@ use std::time::Instant;
 
 use mio::net::TcpListener;
 
-use crate::app::{App, Delivery, Shared};
+use crate::app::{App, Mail, Shared};
 use crate::config::Config;
 use crate::server::{self, Loops};
+use crate::store::OpenError;
+
+/// Why a server could not start, as one line for stderr.
+#[derive(Debug)]
+pub enum StartError {
+    /// The store could not be opened (names the path and the problem).
+    Store(OpenError),
+    /// The address could not be listened on.
+    Listen { addr: SocketAddr, error: io::Error },
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Store(error) => write!(f, "cannot open the store: {error}"),
+            StartError::Listen { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
 
 /// A bound, not yet running server.
 pub struct Server {
@@ -26,12 +48,16 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn bind(config: Config) -> io::Result<Server> {
+    /// Opens the store, then the listener.
+    pub fn bind(config: Config) -> Result<Server, StartError> {
         server::raise_fd_limit();
-        let listener = TcpListener::bind(config.addr)?;
+        let addr = config.addr;
+        let shared = Shared::new(config).map_err(StartError::Store)?;
+        let listener =
+            TcpListener::bind(addr).map_err(|error| StartError::Listen { addr, error })?;
         Ok(Server {
             listener,
-            shared: Arc::new(Shared::new(config)),
+            shared: Arc::new(shared),
         })
     }
 
@@ -95,5 +121,5 @@ impl Server {
 pub struct ServerHandle {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
-    _loops: Loops<Delivery>,
+    _loops: Loops<Mail>,
 }

@@ -10,11 +10,12 @@
 use std::time::Instant;
 
 use super::delivery::{Delivery, Transport};
+use super::routes::store_refusal;
 use super::subscription::Subscription;
 use super::App;
 use crate::http::chunked::LAST_CHUNK;
 use crate::http::response::{write_head, Framing, HeadFields, Persistence};
-use crate::http::{RequestHead, Status, Version};
+use crate::http::{RequestHead, Response, Status, Version};
 use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::sse;
@@ -32,6 +33,9 @@ pub struct EventStream {
 impl EventStream {
     /// Answers `200` with the stream's head and opening, replays after
     /// `after` (`None`: from now) and subscribes.
+    /// Answers `200` with the stream's head and opening, replays after
+    /// `after` (`None`: from now) and subscribes. `Err`: the store failed
+    /// before anything was sent; answer this instead.
     pub fn start(
         token: usize,
         channel: String,
@@ -39,11 +43,13 @@ impl EventStream {
         head: &RequestHead,
         out: &mut OutputQueue,
         app: &mut App,
-    ) -> EventStream {
+    ) -> Result<EventStream, Response> {
         let (transport, framing) = match head.version {
             Version::Http11 => (Transport::SseChunked, Framing::Chunked),
             Version::Http10 => (Transport::SsePlain, Framing::UntilClose),
         };
+        let (subscription, replay) = Subscription::open(channel, after, transport, token, app)
+            .map_err(|e| store_refusal(&e))?;
         let headers = [
             ("Content-Type", "text/event-stream".to_owned()),
             ("Cache-Control", "no-store".to_owned()),
@@ -63,20 +69,20 @@ impl EventStream {
             headers: &headers,
         };
         let retry = app.config().sse_retry;
-        let subscription = out.with_owned(|buf| {
+        out.with_owned(|buf| {
             write_head(buf, Status::OK, &fields);
             let mut opening = Vec::new();
             sse::encode_retry(&mut opening, retry.as_millis());
             transport.write_stream(buf, &opening);
-            Subscription::start(channel, after, transport, token, buf, app)
+            subscription.write_opening(&replay, buf, app);
         });
-        EventStream {
+        Ok(EventStream {
             token,
             subscription,
             transport,
             next_heartbeat: app.now + app.config().sse_heartbeat,
             ends_at: app.config().sse_max_duration.map(|d| app.now + d),
-        }
+        })
     }
 
     pub fn on_deliver(&mut self, delivery: &Delivery, out: &mut OutputQueue, app: &App) -> Close {

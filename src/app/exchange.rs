@@ -13,8 +13,9 @@
 use std::time::Instant;
 
 use super::event_stream::EventStream;
-use super::long_poll::LongPoll;
+use super::long_poll::{self, LongPoll};
 use super::routes::{self, Action};
+use super::subscription;
 use super::websocket::WebSocket;
 use super::App;
 use crate::http::request::BodyLength;
@@ -22,6 +23,7 @@ use crate::http::response::{write_interim, Persistence, Status};
 use crate::http::{Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Version};
 use crate::output::OutputQueue;
 use crate::server::Close;
+use crate::store::StoreError;
 
 /// What a request turned the connection into.
 #[derive(Debug)]
@@ -50,6 +52,9 @@ pub struct Exchange {
     request: Option<(RequestHead, Vec<u8>)>,
     /// When input last arrived (the idle timeout runs from here).
     last_input: Instant,
+    /// A publish waits for its commit: how to write its answer. Requests
+    /// behind it are not read until it is answered (answers go in order).
+    awaiting: Option<long_poll::Reply>,
 }
 
 impl Exchange {
@@ -59,7 +64,27 @@ impl Exchange {
             decoder: RequestDecoder::new(app.config().limits),
             request: None,
             last_input: app.now,
+            awaiting: None,
         }
+    }
+
+    /// False while a publish waits for its commit.
+    pub fn ready(&self) -> bool {
+        self.awaiting.is_none()
+    }
+
+    /// The store committed (or refused) the publish this connection made.
+    pub fn on_published(
+        &mut self,
+        outcome: &Result<u64, StoreError>,
+        out: &mut OutputQueue,
+        app: &mut App,
+    ) -> Close {
+        let Some(reply) = self.awaiting.take() else {
+            return Close::Open;
+        };
+        let response = routes::published_response(outcome);
+        respond(&response, reply.head_only, reply.persistence, out, app)
     }
 
     /// Decodes and answers requests until the input runs out, one of them
@@ -71,7 +96,7 @@ impl Exchange {
             close: Close::Open,
             turn: None,
         };
-        while done.close == Close::Open && done.turn.is_none() {
+        while done.close == Close::Open && done.turn.is_none() && self.awaiting.is_none() {
             // Backpressure: a client pipelining requests without reading the
             // answers gets no more answers until it reads.
             if out.pending() > app.config().max_pending {
@@ -97,8 +122,7 @@ impl Exchange {
                         }
                         Some(RequestEvent::End) => {
                             if let Some((head, body)) = self.request.take() {
-                                (done.close, done.turn) =
-                                    dispatch(self.token, head, body, out, app);
+                                (done.close, done.turn) = self.dispatch(head, body, out, app);
                             }
                         }
                     }
@@ -178,43 +202,58 @@ impl Exchange {
     }
 }
 
-/// A whole request has arrived: answer it, or turn the connection.
-fn dispatch(
-    token: usize,
-    head: RequestHead,
-    body: Vec<u8>,
-    out: &mut OutputQueue,
-    app: &mut App,
-) -> (Close, Option<Turn>) {
-    routes::count_request(app);
-    let head_only = head.method == Method::Head;
-    let persistence = head.persistence();
-    let turn = match routes::route(&head, body, app) {
-        Action::Respond(response) => {
-            return (respond(&response, head_only, persistence, out, app), None)
-        }
-        Action::LongPoll {
-            channel,
-            after,
-            timeout,
-        } => {
-            let reply = super::long_poll::Reply {
-                head_only,
-                persistence,
-            };
-            match LongPoll::start(token, channel, after, timeout, reply, out, app) {
-                Ok(parked) => Turn::LongPoll(parked),
-                Err(close) => return (close, None),
+impl Exchange {
+    /// A whole request has arrived: answer it, or turn the connection.
+    fn dispatch(
+        &mut self,
+        head: RequestHead,
+        body: Vec<u8>,
+        out: &mut OutputQueue,
+        app: &mut App,
+    ) -> (Close, Option<Turn>) {
+        routes::count_request(app);
+        let token = self.token;
+        let reply = long_poll::Reply {
+            head_only: head.method == Method::Head,
+            persistence: head.persistence(),
+        };
+        let refuse = |response, out: &mut OutputQueue, app: &mut App| {
+            (
+                respond(&response, reply.head_only, reply.persistence, out, app),
+                None,
+            )
+        };
+        let turn = match routes::route(&head, body, app) {
+            Action::Respond(response) => return refuse(response, out, app),
+            Action::Publish { channel, text } => {
+                subscription::publish(app, &channel, text, Some(token));
+                self.awaiting = Some(reply);
+                return (Close::Open, None);
             }
-        }
-        Action::EventStream { channel, after } => Turn::EventStream(Box::new(EventStream::start(
-            token, channel, after, &head, out, app,
-        ))),
-        Action::WebSocket { endpoint, accept } => Turn::WebSocket(Box::new(WebSocket::start(
-            token, endpoint, &accept, out, app,
-        ))),
-    };
-    (Close::Open, Some(turn))
+            Action::LongPoll {
+                channel,
+                after,
+                timeout,
+            } => match LongPoll::start(token, channel, after, timeout, reply, out, app) {
+                Ok(long_poll::Start::Parked(parked)) => Turn::LongPoll(parked),
+                Ok(long_poll::Start::Answered(close)) => return (close, None),
+                Err(response) => return refuse(response, out, app),
+            },
+            Action::EventStream { channel, after } => {
+                match EventStream::start(token, channel, after, &head, out, app) {
+                    Ok(stream) => Turn::EventStream(Box::new(stream)),
+                    Err(response) => return refuse(response, out, app),
+                }
+            }
+            Action::WebSocket { endpoint, accept } => {
+                match WebSocket::start(token, endpoint, &accept, out, app) {
+                    Ok(ws) => Turn::WebSocket(Box::new(ws)),
+                    Err(response) => return refuse(response, out, app),
+                }
+            }
+        };
+        (Close::Open, Some(turn))
+    }
 }
 
 /// Writes a whole response; says whether the connection closes after it.

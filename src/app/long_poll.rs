@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use super::delivery::Delivery;
 use super::exchange::respond;
-use super::routes::messages_response;
+use super::routes::{messages_response, store_refusal};
 use super::subscription;
 use super::App;
 use crate::http::response::Persistence;
+use crate::http::Response;
 use crate::hub::Replay;
 use crate::output::OutputQueue;
 use crate::server::Close;
@@ -37,6 +38,14 @@ pub struct Reply {
     pub persistence: Persistence,
 }
 
+/// How a long poll began.
+#[derive(Debug)]
+pub enum Start {
+    Parked(LongPoll),
+    /// There was something to say at once (the answer's close decision).
+    Answered(Close),
+}
+
 /// A request parked until its channel has news.
 #[derive(Debug)]
 pub struct LongPoll {
@@ -47,8 +56,8 @@ pub struct LongPoll {
 }
 
 impl LongPoll {
-    /// Answers at once when there is something after `after` (`Err` with the
-    /// answer's close decision); otherwise parks (`Ok`).
+    /// Answers at once when there is something after `after` (or a gap to
+    /// report); otherwise parks. `Err`: the store failed, answer this.
     pub fn start(
         token: usize,
         channel: String,
@@ -57,25 +66,22 @@ impl LongPoll {
         reply: Reply,
         out: &mut OutputQueue,
         app: &mut App,
-    ) -> Result<LongPoll, Close> {
-        match subscription::replay_or_park(app, &channel, after, token) {
-            Ok(replay) => Err(answer(&replay, reply, out, app)),
-            Err(_) => Ok(LongPoll {
+    ) -> Result<Start, Response> {
+        let replay = subscription::replay_or_park(app, &channel, after, token)
+            .map_err(|e| store_refusal(&e))?;
+        Ok(match replay {
+            Some(replay) => Start::Answered(answer(&replay, reply, out, app)),
+            None => Start::Parked(LongPoll {
                 token,
                 channel,
                 deadline: app.now + timeout,
                 reply,
             }),
-        }
+        })
     }
 
     /// The publish that woke it: answer with that message.
-    pub fn on_deliver(
-        &self,
-        delivery: &Arc<Delivery>,
-        out: &mut OutputQueue,
-        app: &mut App,
-    ) -> Close {
+    pub fn on_deliver(&self, delivery: &Delivery, out: &mut OutputQueue, app: &mut App) -> Close {
         let replay = Replay {
             messages: vec![Arc::clone(&delivery.message)],
             last_id: delivery.message.id,

@@ -22,8 +22,9 @@ pub mod session;
 pub mod subscription;
 pub mod websocket;
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::http::date::{DateCache, DATE_LEN};
@@ -31,9 +32,20 @@ use crate::hub::{Hub, Subscriber};
 use crate::output::OutputQueue;
 use crate::server::{Address, Close, Outgoing, Service};
 use crate::stats::Stats;
+use crate::store::{self, NewMessage, OpenError, Retention, StoreError};
 
 pub use delivery::Delivery;
 pub use session::Session;
+
+/// What a connection is sent by the app (through the loop's mail).
+#[derive(Debug)]
+pub enum Mail {
+    /// A committed message, for its subscribers.
+    Deliver(Delivery),
+    /// What became of a publish, for the connection that made it: its id,
+    /// or why it could not be stored.
+    Published(Result<u64, StoreError>),
+}
 
 /// What every event loop shares.
 #[derive(Debug)]
@@ -44,13 +56,25 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config) -> Shared {
-        let hub = Mutex::new(Hub::new(config.retain));
-        Shared {
+    /// Opens the configured store (`--data`, `--memory`) behind a new hub.
+    pub fn new(config: Config) -> Result<Shared, OpenError> {
+        let retention = Retention {
+            count: config.retain,
+            age: config.retain_for,
+        };
+        let store = store::open(&config.store, retention)?;
+        let hub = Mutex::new(Hub::new(store, config.retain, config.cache_bytes));
+        Ok(Shared {
             config,
             hub,
             stats: Stats::default(),
-        }
+        })
+    }
+
+    /// Closes the store (the durable one checkpoints its log into the
+    /// database file). Anything after this is kept in memory only.
+    pub fn close_store(&self) -> Result<(), StoreError> {
+        self.hub().close_store()
     }
 
     /// The hub, locked — for `subscription.rs` (and tests). A panic
@@ -71,8 +95,10 @@ pub struct App {
     /// The time of the loop's current pass.
     pub now: Instant,
     dates: DateCache,
-    /// Publishes made during this pass, for the loop to deliver.
-    outgoing: Vec<Outgoing<Delivery>>,
+    /// Publishes made during this pass, to commit as one batch.
+    pending: Pending,
+    /// Mail for the loop to deliver: committed messages, publish outcomes.
+    outgoing: VecDeque<Outgoing<Mail>>,
     /// `--ticker`: when loop 0 next publishes the clock.
     next_tick: Option<Instant>,
     /// A graceful shutdown is under way: every answer closes its connection.
@@ -90,7 +116,8 @@ impl App {
             event_loop,
             now,
             dates: DateCache::default(),
-            outgoing: Vec::new(),
+            pending: Pending::default(),
+            outgoing: VecDeque::new(),
             next_tick,
             draining: false,
         }
@@ -116,13 +143,8 @@ impl App {
             .map_or(0, |d| d.as_millis() as u64)
     }
 
-    /// `now + duration`.
-    pub fn after(&self, duration: Duration) -> Instant {
-        self.now + duration
-    }
-
-    /// Queues a delivery for the loop to hand to `subscribers`.
-    fn send(&mut self, delivery: Arc<Delivery>, subscribers: &[Subscriber]) {
+    /// Queues mail for the loop to hand to `subscribers`.
+    fn send(&mut self, mail: Arc<Mail>, subscribers: &[Subscriber]) {
         if subscribers.is_empty() {
             return;
         }
@@ -133,13 +155,50 @@ impl App {
                 token: s.token,
             })
             .collect();
-        self.outgoing.push(Outgoing { mail: delivery, to });
+        self.outgoing.push_back(Outgoing { mail, to });
+    }
+
+    /// Queues mail for a connection of this loop.
+    fn reply(&mut self, token: usize, mail: Mail) {
+        let to = vec![Address {
+            event_loop: self.event_loop,
+            token,
+        }];
+        self.outgoing.push_back(Outgoing {
+            mail: Arc::new(mail),
+            to,
+        });
+    }
+}
+
+/// This pass's publishes: the batch for the store, and who made each.
+#[derive(Debug, Default)]
+struct Pending {
+    batch: Vec<NewMessage>,
+    publishers: Vec<Option<usize>>,
+}
+
+impl Pending {
+    fn push(&mut self, message: NewMessage, publisher: Option<usize>) {
+        self.batch.push(message);
+        self.publishers.push(publisher);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+
+    fn take(&mut self) -> (Vec<NewMessage>, Vec<Option<usize>>) {
+        (
+            std::mem::take(&mut self.batch),
+            std::mem::take(&mut self.publishers),
+        )
     }
 }
 
 impl Service for App {
     type Session = Session;
-    type Mail = Delivery;
+    type Mail = Mail;
 
     fn open(&mut self, token: usize, now: Instant) -> Session {
         self.now = now;
@@ -157,15 +216,9 @@ impl Service for App {
         s.on_input(input, out, self)
     }
 
-    fn deliver(
-        &mut self,
-        s: &mut Session,
-        mail: &Arc<Delivery>,
-        out: &mut OutputQueue,
-        now: Instant,
-    ) {
+    fn deliver(&mut self, s: &mut Session, mail: &Arc<Mail>, out: &mut OutputQueue, now: Instant) {
         self.now = now;
-        s.on_deliver(mail, out, self);
+        s.on_mail(mail, out, self);
     }
 
     fn timer(&mut self, s: &mut Session, out: &mut OutputQueue, now: Instant) {
@@ -200,8 +253,13 @@ impl Service for App {
         s.deadline(self)
     }
 
-    fn next_mail(&mut self) -> Option<Outgoing<Delivery>> {
-        self.outgoing.pop()
+    /// First commits this pass's publishes (group commit: one transaction
+    /// for everything the pass published); then hands out the mail.
+    fn next_mail(&mut self) -> Option<Outgoing<Mail>> {
+        if !self.pending.is_empty() {
+            subscription::commit(self);
+        }
+        self.outgoing.pop_front()
     }
 
     fn own_deadline(&self) -> Option<Instant> {
@@ -214,7 +272,7 @@ impl Service for App {
         if let (Some(at), Some(every)) = (self.next_tick, self.config().ticker) {
             if now >= at {
                 let millis = self.unix_millis();
-                subscription::publish(self, "clock", format!("{millis}"));
+                subscription::publish(self, "clock", format!("{millis}"), None);
                 self.next_tick = Some(now + every);
             }
         }

@@ -27,6 +27,7 @@ use super::App;
 use crate::http::{HttpError, Method, RequestHead, Response, Status};
 use crate::hub::{valid_channel_name, Replay};
 use crate::stats::Stats;
+use crate::store::StoreError;
 use crate::ws::handshake;
 
 /// The demo page, compiled into the binary.
@@ -53,6 +54,11 @@ pub enum Action {
     EventStream {
         channel: String,
         after: Option<u64>,
+    },
+    /// Publish `text`: answered once the store has committed it.
+    Publish {
+        channel: String,
+        text: String,
     },
     /// Switch to WebSocket (the handshake was valid; `accept` is its answer).
     WebSocket {
@@ -131,7 +137,8 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
         "poll" => {
             readable()?;
             let after = number(head, "after")?;
-            let replay = subscription::replay(app, &channel, after);
+            let replay =
+                subscription::replay(app, &channel, after).map_err(|e| store_refusal(&e))?;
             Stats::add(
                 &app.stats().messages_delivered,
                 replay.messages.len() as u64,
@@ -211,7 +218,7 @@ fn echo(head: &RequestHead, body: Vec<u8>) -> Result<Action, Response> {
     }))
 }
 
-fn publish(channel: &str, body: Vec<u8>, app: &mut App) -> Result<Action, Response> {
+fn publish(channel: &str, body: Vec<u8>, app: &App) -> Result<Action, Response> {
     // The body limit is enforced by the decoder (413); this is the same
     // limit for a body that arrived whole.
     if body.len() > app.config().max_message {
@@ -222,8 +229,33 @@ fn publish(channel: &str, body: Vec<u8>, app: &mut App) -> Result<Action, Respon
     }
     let text = String::from_utf8(body)
         .map_err(|_| Response::text(Status::BAD_REQUEST, "a message must be UTF-8 text"))?;
-    let id = subscription::publish(app, channel, text);
-    Ok(Action::Respond(Response::json(format!("{{\"id\":{id}}}"))))
+    Ok(Action::Publish {
+        channel: channel.to_owned(),
+        text,
+    })
+}
+
+/// The answer to a publish, once the store has had its say.
+pub fn published_response(outcome: &Result<u64, StoreError>) -> Response {
+    match outcome {
+        Ok(id) => Response::json(format!("{{\"id\":{id}}}")),
+        Err(error) => store_refusal(error),
+    }
+}
+
+/// A store that cannot take or give a message: `507` when it is full (it
+/// works again once space is freed), `503` for anything else.
+pub fn store_refusal(error: &StoreError) -> Response {
+    match error {
+        StoreError::Full(why) => Response::text(
+            Status::INSUFFICIENT_STORAGE,
+            format!("the message could not be stored: {why}"),
+        ),
+        StoreError::Failed(why) => Response::text(
+            Status::SERVICE_UNAVAILABLE,
+            format!("the message store is unavailable: {why}"),
+        ),
+    }
 }
 
 /// `405` with `Allow` unless the method is one of `methods`.

@@ -20,7 +20,6 @@
 //! (`server/service.rs`) goes to the current mode's file, and what the mode
 //! answers — a close decision, a new mode — is recorded here.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::delivery::Delivery;
@@ -28,10 +27,11 @@ use super::event_stream::EventStream;
 use super::exchange::{Exchange, Exchanged, Turn};
 use super::long_poll::LongPoll;
 use super::websocket::WebSocket;
-use super::App;
+use super::{App, Mail};
 use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::stats::ConnKind;
+use crate::store::StoreError;
 
 #[derive(Debug)]
 enum Mode {
@@ -151,8 +151,16 @@ impl Session {
         }
     }
 
-    /// A message was published to a channel this session subscribed to.
-    pub fn on_deliver(&mut self, delivery: &Arc<Delivery>, out: &mut OutputQueue, app: &mut App) {
+    /// Mail: a message published to a channel this session subscribed to,
+    /// or the outcome of a publish it made.
+    pub fn on_mail(&mut self, mail: &Mail, out: &mut OutputQueue, app: &mut App) {
+        match mail {
+            Mail::Deliver(delivery) => self.on_deliver(delivery, out, app),
+            Mail::Published(outcome) => self.on_published(outcome, out, app),
+        }
+    }
+
+    fn on_deliver(&mut self, delivery: &Delivery, out: &mut OutputQueue, app: &mut App) {
         match &mut self.mode {
             Mode::LongPoll(parked) => {
                 let close = parked.on_deliver(delivery, out, app);
@@ -168,6 +176,20 @@ impl Session {
             }
             Mode::Http | Mode::Closing => {}
         }
+    }
+
+    fn on_published(
+        &mut self,
+        outcome: &Result<u64, StoreError>,
+        out: &mut OutputQueue,
+        app: &mut App,
+    ) {
+        let close = match &mut self.mode {
+            Mode::Http => self.exchange.on_published(outcome, out, app),
+            Mode::WebSocket(ws) => ws.on_published(outcome, out, app),
+            Mode::LongPoll(_) | Mode::EventStream(_) | Mode::Closing => Close::Open,
+        };
+        self.escalate(close);
     }
 
     /// When `on_timer` should next be called.
@@ -252,7 +274,7 @@ impl Session {
     /// True while the session would use more input now; the loop stops
     /// reading (and buffering) when it would not.
     pub fn wants_input(&self) -> bool {
-        matches!(self.mode, Mode::Http) && self.close == Close::Open
+        matches!(self.mode, Mode::Http) && self.exchange.ready() && self.close == Close::Open
     }
 }
 
@@ -275,7 +297,7 @@ mod tests {
     impl Clock {
         fn new() -> Clock {
             let start = Instant::now();
-            let shared = Arc::new(Shared::new(Config::default()));
+            let shared = std::sync::Arc::new(Shared::new(Config::default()).expect("memory store"));
             Clock {
                 app: App::new(shared, 0, start),
                 start,

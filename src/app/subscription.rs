@@ -15,36 +15,63 @@
 use std::sync::Arc;
 
 use super::delivery::{Delivery, Transport};
-use super::App;
+use super::{App, Mail};
 use crate::hub::{Message, Replay, Subscriber};
 use crate::output::OutputQueue;
 use crate::stats::Stats;
+use crate::store::{NewMessage, StoreError};
 
-/// Publishes `data` to `channel`: the hub gives it the next id; the loop
-/// delivers it to the subscribers after this callback. Returns the id.
-pub fn publish(app: &mut App, channel: &str, data: String) -> u64 {
-    let time = app.unix_millis();
-    let (message, subscribers) = app.shared.hub().publish(channel, data, time);
-    Stats::add(&app.stats().messages_published, 1);
-    let id = message.id;
-    app.send(Arc::new(Delivery::new(message)), &subscribers);
-    id
+/// Publishes `text` to `channel`. Nothing is committed yet: the message
+/// joins this loop pass's batch, which the store commits in one transaction
+/// before any of it is delivered; `publisher` (a connection token) is then
+/// told the id, or why it could not be stored.
+pub fn publish(app: &mut App, channel: &str, text: String, publisher: Option<usize>) {
+    let message = NewMessage {
+        channel: channel.to_owned(),
+        time_ms: app.unix_millis(),
+        data: text.into(),
+    };
+    app.pending.push(message, publisher);
+}
+
+/// Commits this pass's publishes: one store transaction, then the messages
+/// go to their subscribers and each publisher learns its id.
+pub fn commit(app: &mut App) {
+    let (batch, publishers) = app.pending.take();
+    let committed = app.shared.hub().publish(&batch);
+    match committed {
+        Ok(published) => {
+            Stats::add(&app.stats().messages_published, published.len() as u64);
+            for (published, publisher) in published.into_iter().zip(publishers) {
+                let id = published.message.id;
+                let delivery = Mail::Deliver(Delivery::new(published.message));
+                app.send(Arc::new(delivery), &published.subscribers);
+                if let Some(token) = publisher {
+                    app.reply(token, Mail::Published(Ok(id)));
+                }
+            }
+        }
+        Err(error) => {
+            for token in publishers.into_iter().flatten() {
+                app.reply(token, Mail::Published(Err(error.clone())));
+            }
+        }
+    }
 }
 
 /// The retained messages after `after` (`None`: none, only `last_id`).
-pub fn replay(app: &App, channel: &str, after: Option<u64>) -> Replay {
+pub fn replay(app: &App, channel: &str, after: Option<u64>) -> Result<Replay, StoreError> {
     app.shared.hub().replay(channel, after)
 }
 
-/// A long poll's start: the messages after `after` if there are any, else
-/// parked on the channel until its next publish (`Err` holds the id waited
-/// beyond).
+/// A long poll's start: the messages after `after` (or a gap) if there are
+/// any, else parked on the channel until its next publish (`Ok(None)`).
 pub fn replay_or_park(
     app: &App,
     channel: &str,
     after: Option<u64>,
     token: usize,
-) -> Result<Replay, u64> {
+) -> Result<Option<Replay>, StoreError> {
     let parked = app.subscriber(token, true);
     app.shared.hub().replay_or_park(channel, after, parked)
 }
@@ -64,19 +91,34 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// Replays after `after` (`None`: from now) into `out`, and subscribes.
-    pub fn start(
+    /// Subscribes, and returns what to replay after `after` (`None`: from
+    /// now) — [`Subscription::write_opening`] writes it once the caller has
+    /// written its own head. A store failure is returned before anything
+    /// is sent, so the client gets a status, not a broken stream.
+    pub fn open(
         channel: String,
         after: Option<u64>,
         transport: Transport,
         token: usize,
-        out: &mut Vec<u8>,
         app: &App,
-    ) -> Subscription {
+    ) -> Result<(Subscription, Replay), StoreError> {
         let replay =
             app.shared
                 .hub()
-                .replay_and_subscribe(&channel, after, app.subscriber(token, false));
+                .replay_and_subscribe(&channel, after, app.subscriber(token, false))?;
+        let last_id = replay.messages.last().map_or(replay.last_id, |m| m.id);
+        let subscription = Subscription {
+            channel,
+            last_id,
+            transport,
+        };
+        Ok((subscription, replay))
+    }
+
+    /// The opening that says where the client stands, the gap marker when
+    /// its id is older than the log, and the replay.
+    pub fn write_opening(&self, replay: &Replay, out: &mut Vec<u8>, app: &App) {
+        let transport = self.transport;
         // Where the client stands: just before the first message it is sent.
         let position = replay.messages.first().map_or(replay.last_id, |m| m.id - 1);
         transport.encode_ready(position, replay.last_id, out);
@@ -90,12 +132,6 @@ impl Subscription {
             &app.stats().messages_delivered,
             replay.messages.len() as u64,
         );
-        let last_id = replay.messages.last().map_or(replay.last_id, |m| m.id);
-        Subscription {
-            channel,
-            last_id,
-            transport,
-        }
     }
 
     /// Queues a live delivery. Returns false when the subscriber has fallen
@@ -110,7 +146,11 @@ impl Subscription {
             out.push_shared(delivery.bytes(self.transport));
             Stats::add(&app.stats().messages_delivered, 1);
         } else {
-            let replay = replay(app, &self.channel, Some(self.last_id));
+            // A failed read leaves the hole: the subscriber is closed and
+            // resumes from its last id.
+            let Ok(replay) = replay(app, &self.channel, Some(self.last_id)) else {
+                return false;
+            };
             let missing: Vec<&Arc<Message>> =
                 replay.messages.iter().take_while(|m| m.id <= id).collect();
             out.with_owned(|buf| missing.iter().for_each(|m| self.transport.encode(m, buf)));

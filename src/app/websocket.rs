@@ -11,11 +11,14 @@
 use std::time::{Duration, Instant};
 
 use super::delivery::{Delivery, Transport};
+use super::routes::store_refusal;
 use super::subscription::{self, Subscription};
 use super::App;
 use crate::buffers;
+use crate::http::Response;
 use crate::output::OutputQueue;
 use crate::server::Close;
+use crate::store::StoreError;
 use crate::ws::frame::{write_frame, write_header, OpCode};
 use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
 
@@ -55,33 +58,38 @@ pub struct WebSocket {
 
 impl WebSocket {
     /// Answers `101`, and for a channel replays and subscribes.
+    /// Answers `101`, and for a channel replays and subscribes. `Err`: the
+    /// store failed before the upgrade; answer this instead (§4.2.2: a
+    /// refused handshake gets its status, never a 101 first).
     pub fn start(
         token: usize,
         endpoint: Endpoint,
         accept: &str,
         out: &mut OutputQueue,
         app: &mut App,
-    ) -> WebSocket {
+    ) -> Result<WebSocket, Response> {
+        let opened = match endpoint {
+            Endpoint::Echo => None,
+            Endpoint::Channel { channel, after } => Some(
+                Subscription::open(channel, after, Transport::WebSocket, token, app)
+                    .map_err(|e| store_refusal(&e))?,
+            ),
+        };
         let date = app.date();
-        let role = out.with_owned(|buf| {
+        out.with_owned(|buf| {
             handshake::write_accept(buf, accept, &date);
-            match endpoint {
-                Endpoint::Echo => Role::Echo,
-                Endpoint::Channel { channel, after } => Role::Channel(Subscription::start(
-                    channel,
-                    after,
-                    Transport::WebSocket,
-                    token,
-                    buf,
-                    app,
-                )),
+            if let Some((subscription, replay)) = &opened {
+                subscription.write_opening(replay, buf, app);
             }
         });
-        let ends_at = match role {
-            Role::Channel(_) => app.config().ws_max_duration.map(|d| app.now + d),
-            Role::Echo => None,
+        let (role, ends_at) = match opened {
+            None => (Role::Echo, None),
+            Some((subscription, _)) => (
+                Role::Channel(subscription),
+                app.config().ws_max_duration.map(|d| app.now + d),
+            ),
         };
-        WebSocket {
+        Ok(WebSocket {
             token,
             conn: WsConnection::new(app.config().max_ws_message),
             role,
@@ -89,7 +97,7 @@ impl WebSocket {
             next_check: app.now + app.config().ws_ping,
             ends_at,
             events: Vec::new(),
-        }
+        })
     }
 
     /// Frames from the client; returns the bytes used and whether to close.
@@ -174,10 +182,30 @@ impl WebSocket {
                     return;
                 }
                 let channel = subscription.channel.clone();
-                subscription::publish(app, &channel, text);
+                subscription::publish(app, &channel, text, Some(self.token));
             }
             (WsEvent::Pong, _) | (WsEvent::Closed { .. }, _) => {}
         }
+    }
+
+    /// The store's answer to a message this socket published: nothing to
+    /// say when it was committed; when it could not be, the client is told
+    /// with a Close (§7.4.1: 1011, an unexpected condition) and resumes by id.
+    pub fn on_published(
+        &mut self,
+        outcome: &Result<u64, StoreError>,
+        out: &mut OutputQueue,
+        app: &App,
+    ) -> Close {
+        if outcome.is_err() {
+            self.close(
+                close_code::INTERNAL_ERROR,
+                "the message could not be stored",
+                out,
+                app,
+            );
+        }
+        self.close_state()
     }
 
     /// A message was published to this subscriber's channel.

@@ -69,6 +69,7 @@ pub mod close_code {
     pub const UNSUPPORTED_DATA: u16 = 1003;
     pub const INVALID_PAYLOAD: u16 = 1007;
     pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL_ERROR: u16 = 1011;
 
     /// May this code appear in a Close frame on the wire (§7.4.1, §7.4.2,
     /// and the IANA registry, which added 1012–1014 after the RFC)?

@@ -63,7 +63,10 @@ export class RtwebProcess {
   }
 
   async start() {
-    const args = ["--addr", `127.0.0.1:${this.port}`, "--ticker", "0", "--threads", "1", ...this.flags];
+    // Without a --data of its own, a test server keeps nothing on disk
+    // (the binary's default would be ./rtweb-data, shared by every run).
+    const store = this.flags.includes("--data") ? [] : ["--memory"];
+    const args = ["--addr", `127.0.0.1:${this.port}`, "--ticker", "0", "--threads", "1", ...store, ...this.flags];
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     let output = "";

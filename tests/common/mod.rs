@@ -18,6 +18,14 @@ pub fn start_with(adjust: impl FnOnce(&mut Config)) -> ServerHandle {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         ..Config::default()
     };
+    // RTWEB_TEST_STORE=sqlite runs the suite on the durable store (each
+    // server in a directory of its own); the default is the memory store.
+    if std::env::var("RTWEB_TEST_STORE").as_deref() == Ok("sqlite") {
+        config.store = rtweb::store::StoreKind::Sqlite {
+            dir: process::fresh_data_dir(),
+            durability: rtweb::store::Durability::Normal,
+        };
+    }
     adjust(&mut config);
     config.limits.max_body = config.max_message;
     Server::bind(config).expect("bind").spawn().expect("spawn")

@@ -16,10 +16,17 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `rtweb --addr 127.0.0.1:0 --ticker 0 ARGS…` and waits for its
-    /// "listening on" line.
+    /// "listening on" line. Without `--data` or `--memory` in `args`, the
+    /// store is a fresh directory of its own (never `./rtweb-data`).
     pub fn start(args: &[&str]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rtweb"))
-            .args(["--addr", "127.0.0.1:0", "--ticker", "0"])
+        let own_data = !args.iter().any(|a| *a == "--data" || *a == "--memory");
+        let data = fresh_data_dir();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rtweb"));
+        command.args(["--addr", "127.0.0.1:0", "--ticker", "0"]);
+        if own_data {
+            command.arg("--data").arg(&data);
+        }
+        let mut child = command
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -80,6 +87,18 @@ impl ServerProcess {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS")
     }
+}
+
+/// A directory no other test uses, under cargo's temporary directory for
+/// integration tests (`target/tmp`).
+pub fn fresh_data_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("rtweb-data-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 impl Drop for ServerProcess {
