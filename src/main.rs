@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use rtweb::access::open_warning;
 use rtweb::config::{parse_args, Command, USAGE};
 use rtweb::Server;
 
@@ -17,6 +18,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(warning) = open_warning(&config) {
+        eprintln!("{warning}");
+    }
     let server = match Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
