@@ -94,7 +94,7 @@ impl Refusal {
             ),
             Refusal::BadToken(error) => error.reason(),
             Refusal::ForbiddenChannel { right, channel } => {
-                format!("this token may not {} {channel}", right.as_str())
+                format!("this token may not {} to {channel}", right.as_str())
             }
             Refusal::Origin(origin) => {
                 format!("origin {origin} is not allowed here (see --allow-origin)")

@@ -277,7 +277,7 @@ fn refusal_wire_bytes() {
             body.len()
         ) + body
     );
-    let body = "this token may not publish demo\n";
+    let body = "this token may not publish to demo\n";
     assert_eq!(
         render(Refusal::ForbiddenChannel {
             right: Right::Publish,
@@ -304,4 +304,38 @@ fn refusal_wire_bytes() {
 #[test]
 fn error_descriptions_stay_quotable() {
     assert_eq!(quotable("a \"b\" \\ é"), "a ?b? ? ?");
+}
+
+/// The preflight answer's bytes, as docs/security.md shows them.
+#[test]
+fn preflight_wire_bytes() {
+    let policy = Policy::new(&config(|c| {
+        c.allow_origin = AllowedOrigins::parse("http://127.0.0.1:9000").unwrap();
+    }));
+    let request = head(
+        "/ch/demo",
+        &[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:9000"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "authorization"),
+        ],
+    );
+    let mut out = Vec::new();
+    let date = b"Wed, 25 Nov 2026 06:30:00 GMT";
+    policy
+        .preflight(&request)
+        .unwrap()
+        .write(&mut out, date, false, false);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "HTTP/1.1 204 No Content\r\nServer: rtweb\r\nDate: Wed, 25 Nov 2026 06:30:00 GMT\r\n\
+         Allow: GET, POST, OPTIONS\r\n\
+         Access-Control-Allow-Origin: http://127.0.0.1:9000\r\n\
+         Access-Control-Allow-Credentials: true\r\n\
+         Vary: Origin\r\n\
+         Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n\
+         Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID\r\n\
+         Access-Control-Max-Age: 600\r\n\r\n"
+    );
 }
