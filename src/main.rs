@@ -18,9 +18,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(warning) = open_warning(&config) {
-        eprintln!("{warning}");
-    }
     let server = match Server::bind(config.clone()) {
         Ok(server) => server,
         Err(e) => {
@@ -29,6 +26,9 @@ fn main() -> ExitCode {
         }
     };
     let addr = server.local_addr().map_or(config.addr, |a| a);
+    if let Some(warning) = open_warning(&config, addr) {
+        eprintln!("{warning}");
+    }
     println!(
         "rtweb listening on http://{addr}/  ({} event loop(s))",
         config.threads

@@ -6,6 +6,7 @@
 //! [`Policy::authorize`] with the [`Credentials`] it carries. Without a
 //! secret configured, `authorize` always allows: the open demo.
 
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -263,13 +264,13 @@ impl Policy {
 }
 
 /// The line `main` prints at start-up when anyone who can reach the server
-/// may publish: listening beyond loopback without a secret.
-pub fn open_warning(config: &Config) -> Option<String> {
-    (config.jwt_secret.is_none() && !config.addr.ip().is_loopback()).then(|| {
+/// may publish: listening (on the bound address `listening`) beyond
+/// loopback without a secret.
+pub fn open_warning(config: &Config, listening: SocketAddr) -> Option<String> {
+    (config.jwt_secret.is_none() && !listening.ip().is_loopback()).then(|| {
         format!(
-            "rtweb: warning: listening on {} without --jwt-secret-file or RTWEB_JWT_SECRET: \
-             anyone who can reach it may publish and subscribe",
-            config.addr
+            "rtweb: warning: listening on {listening} without --jwt-secret-file or \
+             RTWEB_JWT_SECRET: anyone who can reach it may publish and subscribe"
         )
     })
 }

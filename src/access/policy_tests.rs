@@ -225,16 +225,19 @@ fn each_refusal_counts_under_its_reason() {
 
 #[test]
 fn open_warning_only_beyond_loopback_without_a_secret() {
-    assert_eq!(open_warning(&Config::default()), None);
+    assert_eq!(
+        open_warning(&Config::default(), Config::default().addr),
+        None
+    );
     let public = config(|c| c.addr = "0.0.0.0:8080".parse().unwrap());
     assert_eq!(
-        open_warning(&public).unwrap(),
+        open_warning(&public, public.addr).unwrap(),
         "rtweb: warning: listening on 0.0.0.0:8080 without --jwt-secret-file or \
          RTWEB_JWT_SECRET: anyone who can reach it may publish and subscribe"
     );
     let mut secured_public = secured();
     secured_public.addr = public.addr;
-    assert_eq!(open_warning(&secured_public), None);
+    assert_eq!(open_warning(&secured_public, public.addr), None);
 }
 
 /// The wire bytes of every refusal, as docs/security.md shows them.
