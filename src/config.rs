@@ -2,9 +2,10 @@
 //! and the command line that sets them (`rtweb --help`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::access::{AllowedOrigins, HostName, Secret};
 use crate::http::Limits;
 use crate::store::{Durability, Retention, StoreKind};
 
@@ -62,6 +63,19 @@ pub struct Config {
     /// Publish the server's clock to channel `clock` this often. Default off
     /// (the binary turns it on at 1 s).
     pub ticker: Option<Duration>,
+    /// The HS256 secret tokens are signed with (`--jwt-secret-file PATH`,
+    /// else `RTWEB_JWT_SECRET`; never a flag's value, which `ps` shows every
+    /// local user). With it, publishing needs a token. Default none: open.
+    pub jwt_secret: Option<Secret>,
+    /// Subscribing needs a token too (needs a secret). Default off.
+    pub subscribe_needs_token: bool,
+    /// Browser origins besides the server's own that may connect, and get
+    /// CORS headers (`--allow-origin`). Default none.
+    pub allow_origin: AllowedOrigins,
+    /// `Host` names served besides the loopback names (`--allow-host`).
+    /// Default `None`: any name when listening beyond loopback, loopback
+    /// names only when listening on loopback (DNS rebinding).
+    pub allow_host: Option<Vec<HostName>>,
 }
 
 impl Default for Config {
@@ -86,6 +100,10 @@ impl Default for Config {
             ws_ping: Duration::from_secs(30),
             max_ws_message: 16 * 1024 * 1024,
             ticker: None,
+            jwt_secret: None,
+            subscribe_needs_token: false,
+            allow_origin: AllowedOrigins::OwnOnly,
+            allow_host: None,
         }
     }
 }
@@ -131,6 +149,16 @@ OPTIONS:
   --max-ws-message BYTES   largest WebSocket message [default: 16777216]
   --ticker SECONDS         publish the clock to channel `clock`, 0 = off [default: 1]
   --shutdown-timeout SECONDS  longest drain on SIGTERM/SIGINT [default: 10]
+  --jwt-secret-file PATH   HS256 secret (at least 32 bytes) for access tokens;
+                           publishing then needs a token [default: env
+                           RTWEB_JWT_SECRET, else none: anyone may publish]
+  --subscribe-needs-token  subscribing needs a token too
+  --allow-origin ORIGIN[,ORIGIN...] | *
+                           browser origins besides our own that may connect
+                           (CORS for them) [default: none]
+  --allow-host HOST[:PORT][,...]
+                           Host names served besides 127.0.0.1, localhost, [::1]
+                           [default: those only on loopback, any beyond it]
   -h, --help               print this help
 ";
 
@@ -141,11 +169,20 @@ pub enum Command {
     Help,
 }
 
-/// Parses the arguments after the program name. The binary's defaults
-/// differ from [`Config::default`] (one loop, no ticker, memory store: the
-/// simple path the tests and a reader take) in three places: one event loop
-/// per core, the ticker on, and channels kept in `./rtweb-data`.
+/// Parses the arguments after the program name, with the secret from
+/// `RTWEB_JWT_SECRET` when no `--jwt-secret-file` is given.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    parse_args_with_env(args, std::env::var("RTWEB_JWT_SECRET").ok())
+}
+
+/// [`parse_args`] with the environment's secret passed in. The binary's
+/// defaults differ from [`Config::default`] (one loop, no ticker, memory
+/// store: the simple path the tests and a reader take) in three places: one
+/// event loop per core, the ticker on, and channels kept in `./rtweb-data`.
+pub fn parse_args_with_env(
+    args: impl IntoIterator<Item = String>,
+    env_secret: Option<String>,
+) -> Result<Command, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut config = Config {
         threads: cores,
@@ -164,6 +201,10 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
                 continue;
             }
             _ => {}
+        }
+        if flag == "--subscribe-needs-token" {
+            config.subscribe_needs_token = true;
+            continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = || {
@@ -206,6 +247,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             }
             "--max-ws-message" => config.max_ws_message = number()? as usize,
             "--ticker" => config.ticker = Some(seconds()?).filter(|d| !d.is_zero()),
+            "--jwt-secret-file" => config.jwt_secret = Some(Secret::from_file(Path::new(&value))?),
+            "--allow-origin" => config.allow_origin = AllowedOrigins::parse(&value)?,
+            "--allow-host" => config.allow_host = Some(crate::access::origin::parse_hosts(&value)?),
             _ => return Err(format!("unknown option {flag} (see --help)")),
         }
     }
@@ -218,6 +262,14 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             durability: durability.unwrap_or_default(),
         },
     };
+    if config.jwt_secret.is_none() {
+        config.jwt_secret = Secret::from_env(env_secret)?;
+    }
+    if config.subscribe_needs_token && config.jwt_secret.is_none() {
+        return Err("--subscribe-needs-token needs a secret \
+                    (--jwt-secret-file PATH or RTWEB_JWT_SECRET)"
+            .into());
+    }
     Ok(Command::Run(Box::new(config)))
 }
 
@@ -226,7 +278,71 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Command, String> {
-        parse_args(args.iter().map(|s| s.to_string()))
+        parse_with_env(args, None)
+    }
+
+    fn parse_with_env(args: &[&str], env: Option<&str>) -> Result<Command, String> {
+        parse_args_with_env(args.iter().map(|s| s.to_string()), env.map(String::from))
+    }
+
+    fn run(args: &[&str], env: Option<&str>) -> Config {
+        match parse_with_env(args, env) {
+            Ok(Command::Run(config)) => *config,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn access_flags_set_fields() {
+        let dir = std::env::temp_dir().join(format!("rtweb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("secret");
+        std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+        let path = file.to_str().unwrap();
+        let c = run(
+            &[
+                "--jwt-secret-file",
+                path,
+                "--subscribe-needs-token",
+                "--allow-origin",
+                "https://app.example,http://127.0.0.1:9000",
+                "--allow-host",
+                "rtweb.example",
+            ],
+            Some("another secret, from the environment"),
+        );
+        assert_eq!(c.jwt_secret.unwrap().as_bytes(), SECRET.as_bytes());
+        assert!(c.subscribe_needs_token);
+        assert!(matches!(c.allow_origin, AllowedOrigins::List(ref l) if l.len() == 2));
+        assert_eq!(c.allow_host.unwrap()[0].host, "rtweb.example");
+        std::fs::write(&file, "too short\n").unwrap();
+        let err = parse(&["--jwt-secret-file", path]).unwrap_err();
+        assert!(
+            err.contains("the secret is 9 bytes; HS256 needs at least 32"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn access_defaults_are_open_and_the_environment_supplies_a_secret() {
+        let c = run(&[], None);
+        assert!(c.jwt_secret.is_none() && !c.subscribe_needs_token);
+        assert_eq!(c.allow_origin, AllowedOrigins::OwnOnly);
+        assert!(c.allow_host.is_none());
+        let c = run(&["--allow-origin", "*"], Some(SECRET));
+        assert_eq!(c.jwt_secret.unwrap().as_bytes(), SECRET.as_bytes());
+        assert_eq!(c.allow_origin, AllowedOrigins::Any);
+        assert!(parse_with_env(&[], Some("short"))
+            .unwrap_err()
+            .starts_with("RTWEB_JWT_SECRET:"));
+        assert!(parse(&["--subscribe-needs-token"])
+            .unwrap_err()
+            .contains("needs a secret"));
+        assert!(parse(&["--allow-origin", "evil"]).is_err());
+        assert!(parse(&["--jwt-secret-file", "/nonexistent/rtweb"]).is_err());
     }
 
     #[test]

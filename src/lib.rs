@@ -22,6 +22,8 @@
 //!                         the close handshake
 //!             sse         the event-stream format
 //!             json        string escaping
+//!             access      who may publish and subscribe: JWTs, Origin, Host,
+//!                         CORS (asked by the routes; not wired in yet)
 //!                │        (pure: no sockets, no clocks — `now` is an argument)
 //!                ▼
 //!             hub         channels: the retained log with ids, subscribers
@@ -76,6 +78,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod app;
 pub mod buffers;
 pub mod config;

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use rtweb::access::open_warning;
 use rtweb::config::{parse_args, Command, USAGE};
 use rtweb::Server;
 
@@ -25,6 +26,9 @@ fn main() -> ExitCode {
         }
     };
     let addr = server.local_addr().map_or(config.addr, |a| a);
+    if let Some(warning) = open_warning(&config, addr) {
+        eprintln!("{warning}");
+    }
     let shared = server.shared();
     println!(
         "rtweb listening on http://{addr}/  ({} event loop(s); {})",

@@ -1,4 +1,5 @@
-//! Counters for `GET /stats`: connections by kind, messages, bytes, requests.
+//! Counters for `GET /stats`: connections by kind, messages, bytes, requests,
+//! refusals by reason.
 //!
 //! Atomics, so every event loop adds to the same numbers without a lock;
 //! `Relaxed` is enough because each counter is read on its own.
@@ -28,6 +29,14 @@ pub struct Stats {
     pub bytes_out: AtomicU64,
     /// A graceful shutdown is under way.
     pub draining: AtomicBool,
+    /// Refusals by reason (`access::Refusal::counter`): a token needed and
+    /// none sent; a bad token; a token without the channel's right; a page
+    /// from an origin not allowed; a `Host` not served.
+    pub refused_no_token: AtomicU64,
+    pub refused_bad_token: AtomicU64,
+    pub refused_forbidden_channel: AtomicU64,
+    pub refused_origin: AtomicU64,
+    pub refused_host: AtomicU64,
 }
 
 impl Stats {

@@ -17,12 +17,15 @@ impl Status {
     pub const OK: Status = Status(200);
     pub const NO_CONTENT: Status = Status(204);
     pub const BAD_REQUEST: Status = Status(400);
+    pub const UNAUTHORIZED: Status = Status(401);
+    pub const FORBIDDEN: Status = Status(403);
     pub const NOT_FOUND: Status = Status(404);
     pub const METHOD_NOT_ALLOWED: Status = Status(405);
     pub const REQUEST_TIMEOUT: Status = Status(408);
     pub const CONTENT_TOO_LARGE: Status = Status(413);
     pub const URI_TOO_LONG: Status = Status(414);
     pub const EXPECTATION_FAILED: Status = Status(417);
+    pub const MISDIRECTED_REQUEST: Status = Status(421);
     pub const UPGRADE_REQUIRED: Status = Status(426);
     pub const HEADER_FIELDS_TOO_LARGE: Status = Status(431);
     pub const INTERNAL_SERVER_ERROR: Status = Status(500);
@@ -38,12 +41,15 @@ impl Status {
             200 => "OK",
             204 => "No Content",
             400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
             404 => "Not Found",
             405 => "Method Not Allowed",
             408 => "Request Timeout",
             413 => "Content Too Large",
             414 => "URI Too Long",
             417 => "Expectation Failed",
+            421 => "Misdirected Request",
             426 => "Upgrade Required",
             431 => "Request Header Fields Too Large",
             500 => "Internal Server Error",
@@ -219,6 +225,20 @@ mod tests {
              Content-Type: text/plain; charset=utf-8\r\nContent-Length: 13\r\n\
              Connection: close\r\n\r\nno such path\n"
         );
+    }
+
+    #[test]
+    fn no_content_has_no_length() {
+        let mut out = Vec::new();
+        Response::with_body(Status::NO_CONTENT, "text/plain", "").write(
+            &mut out,
+            b"d",
+            false,
+            Persistence::Persist,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"));
+        assert!(!text.contains("Content-Length"), "{text}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ fi
 port="$(free_port)"
 mkdir -p "$root/target/browser"
 "$root/target/release/rtweb" --addr "127.0.0.1:$port" --ticker 1 --sse-retry 200 \
-    --sse-max-duration 2 --ws-max-duration 2 >"$root/target/browser/rtweb.log" 2>&1 &
+    --sse-max-duration 2 --ws-max-duration 2 --memory >"$root/target/browser/rtweb.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 wait_port "$port"

@@ -185,7 +185,11 @@ def websocket():
                 length = int.from_bytes(reader.exact(8), "big")
             return first, reader.exact(length)
 
-        wait_for_connection("websocket", "proxy-ws")
+        # The stream opens with {"ready":true,"last_id":N}: the
+        # subscription is in place before anything is published.
+        first, payload = frame()
+        check("WebSocket opens with its ready frame",
+              first == 0x81 and json.loads(payload).get("ready") is True, (first, payload))
         publish("proxy-ws", "framed")
         first, payload = frame()
         check("WebSocket receives a publish as a text frame",

@@ -72,7 +72,7 @@ stop() {
 }
 trap stop EXIT
 
-"$root/target/release/rtweb" --addr "127.0.0.1:$rtweb_port" --ticker 0 >"$dir/rtweb.log" 2>&1 &
+"$root/target/release/rtweb" --addr "127.0.0.1:$rtweb_port" --ticker 0 --memory >"$dir/rtweb.log" 2>&1 &
 server=$!
 "$nginx_bin" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" &
 proxy=$!
