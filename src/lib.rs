@@ -77,6 +77,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod budget;
 pub mod buffers;
 pub mod config;
 pub mod http;

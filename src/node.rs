@@ -28,6 +28,7 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         server::raise_fd_limit();
         let listener = TcpListener::bind(config.addr)?;
+        server::set_backlog(&listener, config.backlog)?;
         Ok(Server {
             listener,
             shared: Arc::new(Shared::new(config)),

@@ -18,6 +18,7 @@ use crate::http::{RequestHead, Status, Version};
 use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::sse;
+use crate::stats::Count;
 
 #[derive(Debug)]
 pub struct EventStream {
@@ -81,8 +82,14 @@ impl EventStream {
         } else {
             // Too slow: closing it protects everyone else, and the client
             // loses nothing — Last-Event-ID resumes it.
+            app.stats().count(Count::ClosedSlowSubscriber);
             Close::Now
         }
+    }
+
+    /// The output drained: the next piece of the replay, if one is owed.
+    pub fn on_drained(&mut self, out: &mut OutputQueue, app: &App) {
+        self.subscription.on_drained(out, app);
     }
 
     pub fn deadline(&self) -> Instant {

@@ -7,20 +7,40 @@
 //! (`--ws-ping`: ping a quiet connection, close it if the next period passes
 //! with nothing from the peer) and the close timeout (after our Close, wait
 //! this long for the peer's).
+//!
+//! # Bounded, whatever the client sends
+//!
+//! - **Echoes** answer to `--max-pending` by backpressure: while the output
+//!   holds more than that, no more frames are read (the loop stops
+//!   buffering, TCP's window closes, the client's sends block). A client
+//!   that echoes without reading holds the server to `--max-pending` plus
+//!   one message, and nothing is dropped.
+//! - **Pongs**: a channel subscriber's frames are publishes that need no
+//!   answer, so it is read on while its output is full — but its pongs are
+//!   then held, only the latest kept (RFC 6455 §5.5.3). An echo client's
+//!   pings simply wait, with the rest of its input.
+//! - **Unfinished messages** count against `--max-buffered` (all
+//!   connections together): one that does not fit closes the connection
+//!   with `1009`.
 
 use std::time::{Duration, Instant};
 
 use super::delivery::{Delivery, Transport};
 use super::subscription::{self, Subscription};
 use super::App;
+use crate::budget::Held;
 use crate::buffers;
 use crate::output::OutputQueue;
 use crate::server::Close;
+use crate::stats::Count;
 use crate::ws::frame::{write_frame, write_header, OpCode};
 use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
 
 /// Echoed payloads this large are queued without copying.
 const ZERO_COPY_FROM: usize = 16 * 1024;
+
+/// §7.4.1 (IANA registry): 1013, try again later.
+const TRY_AGAIN_LATER: u16 = 1013;
 
 /// How long to wait for the peer's Close after sending ours.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -51,6 +71,8 @@ pub struct WebSocket {
     ends_at: Option<Instant>,
     /// Reused for every read: most reads yield one event.
     events: Vec<WsEvent>,
+    /// The unfinished message's share of `--max-buffered`.
+    held: Held,
 }
 
 impl WebSocket {
@@ -89,6 +111,7 @@ impl WebSocket {
             next_check: app.now + app.config().ws_ping,
             ends_at,
             events: Vec::new(),
+            held: Held::new(&app.shared.buffered),
         }
     }
 
@@ -111,10 +134,29 @@ impl WebSocket {
         let mut used = 0;
         let mut events = std::mem::take(&mut self.events);
         loop {
-            let n = out.with_owned(|buf| self.conn.receive(&input[used..], buf, &mut events));
+            let full = out.pending() > app.config().max_pending;
+            if full && matches!(self.role, Role::Echo) {
+                break; // backpressure: the rest waits until the output drains
+            }
+            let n = out.with_owned(|buf| {
+                self.conn.hold_pongs(full, buf);
+                self.conn.receive(&input[used..], buf, &mut events)
+            });
             used += n;
             for event in events.drain(..) {
                 self.on_event(event, out, app);
+            }
+            if !self.held.set(self.conn.message_in_progress()) {
+                app.stats().count(Count::RefusedMaxBuffered);
+                // §7.4.1: 1009, a message too big to process — now.
+                self.close(
+                    close_code::TOO_BIG,
+                    "server busy: message does not fit",
+                    out,
+                    app,
+                );
+                used = input.len();
+                break;
             }
             if n == 0 || used == input.len() || self.conn.state() == WsState::Closed {
                 break;
@@ -174,7 +216,12 @@ impl WebSocket {
                     return;
                 }
                 let channel = subscription.channel.clone();
-                subscription::publish(app, &channel, text);
+                if subscription::publish(app, &channel, text).is_err() {
+                    out.with_owned(|buf| {
+                        self.conn.close(TRY_AGAIN_LATER, "too many channels", buf)
+                    });
+                    self.next_check = app.now + CLOSE_TIMEOUT;
+                }
             }
             (WsEvent::Pong, _) | (WsEvent::Closed { .. }, _) => {}
         }
@@ -185,10 +232,23 @@ impl WebSocket {
         if let Role::Channel(subscription) = &mut self.role {
             // After our Close, nothing more may be sent (§5.5.1).
             if self.conn.state() == WsState::Open && !subscription.deliver(delivery, out, app) {
+                app.stats().count(Count::ClosedSlowSubscriber);
                 return Close::Now;
             }
         }
         Close::Open
+    }
+
+    /// The output drained: a held pong, then the next piece of a replay.
+    pub fn on_drained(&mut self, out: &mut OutputQueue, app: &App) {
+        // After our Close nothing more may be sent (§5.5.1).
+        if self.conn.state() != WsState::Open {
+            return;
+        }
+        out.with_owned(|buf| self.conn.hold_pongs(false, buf));
+        if let Role::Channel(subscription) = &mut self.role {
+            subscription.on_drained(out, app);
+        }
     }
 
     pub fn deadline(&self) -> Instant {
@@ -207,7 +267,10 @@ impl WebSocket {
             return self.close_state();
         }
         match self.conn.state() {
-            WsState::Open if self.awaiting_pong => return Close::Now,
+            WsState::Open if self.awaiting_pong => {
+                app.stats().count(Count::ClosedNoPong);
+                return Close::Now;
+            }
             WsState::Open => {
                 out.with_owned(|buf| write_frame(buf, OpCode::Ping, b"rtweb"));
                 self.awaiting_pong = true;

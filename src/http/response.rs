@@ -29,6 +29,7 @@ impl Status {
     pub const NOT_IMPLEMENTED: Status = Status(501);
     pub const SERVICE_UNAVAILABLE: Status = Status(503);
     pub const HTTP_VERSION_NOT_SUPPORTED: Status = Status(505);
+    pub const INSUFFICIENT_STORAGE: Status = Status(507);
 
     pub fn reason(self) -> &'static str {
         match self.0 {
@@ -49,6 +50,7 @@ impl Status {
             501 => "Not Implemented",
             503 => "Service Unavailable",
             505 => "HTTP Version Not Supported",
+            507 => "Insufficient Storage",
             _ => "Unknown",
         }
     }
