@@ -76,6 +76,46 @@ pub struct Config {
     /// Default `None`: any name when listening beyond loopback, loopback
     /// names only when listening on loopback (DNS rebinding).
     pub allow_host: Option<Vec<HostName>>,
+    /// Output that makes no progress for this long closes the connection,
+    /// whatever `max_pending` says. Default 60 s (nginx's `send_timeout`).
+    pub send_timeout: Duration,
+    /// A request body may pause this long between two of its bytes (`408`
+    /// after), as nginx's `client_body_timeout`. Default 10 s.
+    pub body_timeout: Duration,
+    /// The whole body must arrive within this long of its head. Default
+    /// 60 s: at the default 64 KiB body that is a floor of ~1 KiB/s.
+    pub body_total_timeout: Duration,
+    /// Open connections, all loops together; beyond it a new connection is
+    /// answered `503` and closed. Default: 80% of the fd limit (see
+    /// [`default_max_connections`]), leaving room for the refusals
+    /// themselves, the listener and files. (`Config::default()`, for
+    /// tests and embedding, leaves both connection caps at 1,000,000.)
+    pub max_connections: usize,
+    /// Open connections from one IP address (`503` beyond). Default 1000
+    /// (nginx has no default; `limit_conn` is opt-in) — enough for a NAT
+    /// full of browsers, each holding a stream or two.
+    pub max_connections_per_ip: usize,
+    /// The listen backlog: connections the kernel completes before we
+    /// accept them. Default 4096 (mio's is 128: 2,000 simultaneous connects
+    /// then wait a second for SYN retransmits).
+    pub backlog: u32,
+    /// Bytes held across the process in unfinished WebSocket messages and
+    /// request bodies; beyond it new ones are refused (`1009`, `503`).
+    /// Default 256 MiB.
+    pub max_buffered: usize,
+    /// Channels that may exist; a new one beyond gets `507`. Default 1,000,000.
+    pub max_channels: usize,
+}
+
+/// The default for `--max-connections`: 80% of the soft fd limit the
+/// server will have (it raises the soft limit to the hard one at start),
+/// so that at the limit there are descriptors left to accept and refuse.
+pub fn default_max_connections() -> usize {
+    use rustix::process::{getrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    let fds = limit.maximum.or(limit.current).unwrap_or(1024);
+    let fds = usize::try_from(fds).unwrap_or(usize::MAX).min(1 << 24);
+    (fds / 10 * 8).max(16)
 }
 
 impl Default for Config {
@@ -104,6 +144,16 @@ impl Default for Config {
             subscribe_needs_token: false,
             allow_origin: AllowedOrigins::OwnOnly,
             allow_host: None,
+            send_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(10),
+            body_total_timeout: Duration::from_secs(60),
+            // Generous for tests, which open thousands from one address;
+            // the binary's defaults are in `parse_args`.
+            max_connections: 1_000_000,
+            max_connections_per_ip: 1_000_000,
+            backlog: 4096,
+            max_buffered: 256 * 1024 * 1024,
+            max_channels: 1_000_000,
         }
     }
 }
@@ -159,8 +209,20 @@ OPTIONS:
   --allow-host HOST[:PORT][,...]
                            Host names served besides 127.0.0.1, localhost, [::1]
                            [default: those only on loopback, any beyond it]
+  --send-timeout SECONDS   close a connection whose output makes no progress [default: 60]
+  --body-timeout SECONDS   longest pause between request body bytes [default: 10]
+  --body-total-timeout SECONDS  time for a whole request body [default: 60]
+  --max-connections N      open connections, beyond: 503 [default: 80% of the fd limit]
+  --max-connections-per-ip N  open connections per client IP [default: 1000]
+  --backlog N              listen backlog              [default: 4096]
+  --max-buffered BYTES     unfinished WebSocket messages and request bodies,
+                           all connections together [default: 268435456]
+  --max-channels N         channels that may exist, beyond: 507 [default: 1000000]
   -h, --help               print this help
 ";
+
+/// The longest timeout a flag may set: one year.
+const MAX_SECONDS: u64 = 365 * 24 * 3600;
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -177,8 +239,10 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
 
 /// [`parse_args`] with the environment's secret passed in. The binary's
 /// defaults differ from [`Config::default`] (one loop, no ticker, memory
-/// store: the simple path the tests and a reader take) in three places: one
-/// event loop per core, the ticker on, and channels kept in `./rtweb-data`.
+/// store, no connection caps to speak of: the simple path the tests and a
+/// reader take) in five places: one event loop per core, the ticker on,
+/// channels kept in `./rtweb-data`, `--max-connections` from the fd limit
+/// and `--max-connections-per-ip` 1000.
 pub fn parse_args_with_env(
     args: impl IntoIterator<Item = String>,
     env_secret: Option<String>,
@@ -187,6 +251,8 @@ pub fn parse_args_with_env(
     let mut config = Config {
         threads: cores,
         ticker: Some(Duration::from_secs(1)),
+        max_connections: default_max_connections(),
+        max_connections_per_ip: 1000,
         ..Config::default()
     };
     let mut data: Option<PathBuf> = None;
@@ -212,7 +278,11 @@ pub fn parse_args_with_env(
                 .parse::<u64>()
                 .map_err(|_| format!("{flag}: `{value}` is not a whole number"))
         };
-        let seconds = || number().map(Duration::from_secs);
+        // Checked: `now + timeout` must not overflow an Instant.
+        let seconds = || match number()? {
+            s if s <= MAX_SECONDS => Ok(Duration::from_secs(s)),
+            _ => Err(format!("{flag}: at most {MAX_SECONDS} seconds")),
+        };
         match flag.as_str() {
             "--addr" => {
                 config.addr = value
@@ -250,6 +320,17 @@ pub fn parse_args_with_env(
             "--jwt-secret-file" => config.jwt_secret = Some(Secret::from_file(Path::new(&value))?),
             "--allow-origin" => config.allow_origin = AllowedOrigins::parse(&value)?,
             "--allow-host" => config.allow_host = Some(crate::access::origin::parse_hosts(&value)?),
+            "--send-timeout" => config.send_timeout = seconds()?,
+            "--body-timeout" => config.body_timeout = seconds()?,
+            "--body-total-timeout" => config.body_total_timeout = seconds()?,
+            "--max-connections" => config.max_connections = number()? as usize,
+            "--max-connections-per-ip" => config.max_connections_per_ip = number()? as usize,
+            "--backlog" => {
+                config.backlog = u32::try_from(number()?)
+                    .map_err(|_| format!("--backlog: `{value}` is too large"))?
+            }
+            "--max-buffered" => config.max_buffered = number()? as usize,
+            "--max-channels" => config.max_channels = number()? as usize,
             _ => return Err(format!("unknown option {flag} (see --help)")),
         }
     }

@@ -359,6 +359,15 @@ impl Hub {
         self.store.describe()
     }
 
+    /// Whether `name` exists, and how many do: `--max-channels`.
+    pub fn has_channel(&self, name: &str) -> bool {
+        self.channels.contains_key(name)
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
     /// Subscribers across all channels (for tests).
     pub fn subscriber_count(&self) -> usize {
         self.channels.values().map(|c| c.subscribers.len()).sum()

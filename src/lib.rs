@@ -80,6 +80,7 @@
 
 pub mod access;
 pub mod app;
+pub mod budget;
 pub mod buffers;
 pub mod config;
 pub mod http;

@@ -52,9 +52,12 @@ impl Server {
     pub fn bind(config: Config) -> Result<Server, StartError> {
         server::raise_fd_limit();
         let addr = config.addr;
+        let backlog = config.backlog;
         let shared = Shared::new(config).map_err(StartError::Store)?;
         let listener =
             TcpListener::bind(addr).map_err(|error| StartError::Listen { addr, error })?;
+        server::set_backlog(&listener, backlog)
+            .map_err(|error| StartError::Listen { addr, error })?;
         Ok(Server {
             listener,
             shared: Arc::new(shared),

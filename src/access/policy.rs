@@ -7,7 +7,6 @@
 //! secret configured, `authorize` always allows: the open demo.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use super::cors::{cors_headers, preflight_headers, ALLOW_METHODS};
@@ -16,7 +15,7 @@ use super::source::find_token;
 use super::token::{Grant, Right, TokenError, Verifier};
 use crate::config::Config;
 use crate::http::{RequestHead, Response, Status};
-use crate::stats::Stats;
+use crate::stats::Count;
 
 /// Response headers to add to an answer (CORS).
 pub type Headers = Vec<(&'static str, String)>;
@@ -130,14 +129,15 @@ impl Refusal {
         }
     }
 
-    /// The `/metrics` counter this refusal adds to.
-    pub fn counter<'a>(&self, stats: &'a Stats) -> &'a AtomicU64 {
+    /// The `/metrics` counter this refusal adds to
+    /// (`rtweb_refusals_total{reason=…}`).
+    pub fn counter(&self) -> Count {
         match self {
-            Refusal::NoToken { .. } => &stats.refused_no_token,
-            Refusal::BadToken(_) => &stats.refused_bad_token,
-            Refusal::ForbiddenChannel { .. } => &stats.refused_forbidden_channel,
-            Refusal::Origin(_) => &stats.refused_origin,
-            Refusal::Host(_) => &stats.refused_host,
+            Refusal::NoToken { .. } => Count::RefusedNoToken,
+            Refusal::BadToken(_) => Count::RefusedBadToken,
+            Refusal::ForbiddenChannel { .. } => Count::RefusedForbiddenChannel,
+            Refusal::Origin(_) => Count::RefusedOrigin,
+            Refusal::Host(_) => Count::RefusedHost,
         }
     }
 }

@@ -9,6 +9,7 @@ use super::*;
 use crate::access::source::tests::head;
 use crate::access::token::tests::{mint, NOW, SECRET};
 use crate::access::token::Secret;
+use crate::stats::Stats;
 
 fn config(f: impl FnOnce(&mut Config)) -> Config {
     let mut config = Config::default();
@@ -213,14 +214,13 @@ fn each_refusal_counts_under_its_reason() {
         Refusal::Host("x".into()),
     ];
     for refusal in &refusals {
-        Stats::add(refusal.counter(&stats), 1);
+        stats.count(refusal.counter());
     }
-    let get = |c: &AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(get(&stats.refused_no_token), 1);
-    assert_eq!(get(&stats.refused_bad_token), 2);
-    assert_eq!(get(&stats.refused_forbidden_channel), 1);
-    assert_eq!(get(&stats.refused_origin), 1);
-    assert_eq!(get(&stats.refused_host), 1);
+    assert_eq!(stats.get(Count::RefusedNoToken), 1);
+    assert_eq!(stats.get(Count::RefusedBadToken), 2);
+    assert_eq!(stats.get(Count::RefusedForbiddenChannel), 1);
+    assert_eq!(stats.get(Count::RefusedOrigin), 1);
+    assert_eq!(stats.get(Count::RefusedHost), 1);
 }
 
 #[test]

@@ -19,6 +19,7 @@ use crate::http::{RequestHead, Response, Status, Version};
 use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::sse;
+use crate::stats::Count;
 
 #[derive(Debug)]
 pub struct EventStream {
@@ -48,7 +49,7 @@ impl EventStream {
             Version::Http11 => (Transport::SseChunked, Framing::Chunked),
             Version::Http10 => (Transport::SsePlain, Framing::UntilClose),
         };
-        let (subscription, replay) = Subscription::open(channel, after, transport, token, app)
+        let (mut subscription, replay) = Subscription::open(channel, after, transport, token, app)
             .map_err(|e| store_refusal(&e))?;
         let headers = [
             ("Content-Type", "text/event-stream".to_owned()),
@@ -92,8 +93,14 @@ impl EventStream {
         } else {
             // Too slow: closing it protects everyone else, and the client
             // loses nothing — Last-Event-ID resumes it.
+            app.stats().count(Count::ClosedSlowSubscriber);
             Close::Now
         }
+    }
+
+    /// The output drained: the next piece of the replay, if one is owed.
+    pub fn on_drained(&mut self, out: &mut OutputQueue, app: &App) -> Close {
+        self.subscription.on_drained(out, app)
     }
 
     pub fn deadline(&self) -> Instant {

@@ -6,9 +6,23 @@
 //! out here: answer now, or turn the connection into a parked long poll, an
 //! event stream or a WebSocket — the [`Turn`] the session then takes.
 //!
-//! Two timers while in this mode: the request head must arrive within
-//! `--head-timeout` of its first byte (`408`), and a connection with no
-//! request in progress is closed after `--idle-timeout`.
+//! Three timers while in this mode, one for each thing the connection can
+//! be waiting for — so there is always exactly one, and always in the future
+//! until it fires:
+//!
+//! - a **head** in progress must be complete within `--head-timeout` of its
+//!   first byte (`408`, then close);
+//! - a **body** in progress may pause at most `--body-timeout` between two
+//!   of its bytes, and must be complete within `--body-total-timeout` of
+//!   its head (`408`, then close) — nginx's `client_body_timeout` is the
+//!   first; the second stops a body trickled one byte at a time just under
+//!   it (64 KiB at one byte per 9 s would take a week);
+//! - with **nothing** in progress the connection is closed after
+//!   `--idle-timeout`, without a word.
+//!
+//! A body being received is charged to the process-wide `--max-buffered`
+//! budget (`budget.rs`) as it grows; a body that does not fit is refused
+//! `503` and the connection closed.
 
 use std::time::Instant;
 
@@ -18,11 +32,13 @@ use super::routes::{self, Action};
 use super::subscription;
 use super::websocket::WebSocket;
 use super::App;
+use crate::budget::Held;
 use crate::http::request::BodyLength;
 use crate::http::response::{write_interim, Persistence, Status};
 use crate::http::{Decoded, HttpError, Method, RequestDecoder, RequestEvent, RequestHead, Version};
 use crate::output::OutputQueue;
 use crate::server::Close;
+use crate::stats::Count;
 use crate::store::StoreError;
 
 /// What a request turned the connection into.
@@ -43,13 +59,26 @@ pub struct Exchanged {
     pub turn: Option<Turn>,
 }
 
+/// A request between its head and the end of its body.
+#[derive(Debug)]
+struct Receiving {
+    head: RequestHead,
+    body: Vec<u8>,
+    /// The body's share of `--max-buffered`.
+    held: Held,
+    /// When the head was complete: the whole-body timeout runs from here.
+    head_done: Instant,
+    /// When the last body byte arrived: the between-bytes timeout.
+    last_byte: Instant,
+}
+
 #[derive(Debug)]
 pub struct Exchange {
     /// The connection's token: what long polls and streams subscribe with.
     token: usize,
     decoder: RequestDecoder,
-    /// The request being received: its head and the body so far.
-    request: Option<(RequestHead, Vec<u8>)>,
+    /// The request whose body is being received.
+    request: Option<Receiving>,
     /// When input last arrived (the idle timeout runs from here).
     last_input: Instant,
     /// A publish waits for its commit: how to write its answer. Requests
@@ -102,37 +131,39 @@ impl Exchange {
             if out.pending() > app.config().max_pending {
                 break;
             }
-            match self.decoder.decode(&input[done.used..], app.now) {
-                Err(error) => {
-                    self.fail(error, out, app);
-                    done.used = input.len();
-                    done.close = Close::AfterFlush;
-                    done.turn = Some(Turn::Closing);
-                }
+            let failure = match self.decoder.decode(&input[done.used..], app.now) {
+                Err(error) => Some(error),
                 Ok(Decoded { consumed, event }) => {
                     done.used += consumed;
                     match event {
                         None if consumed == 0 => break,
-                        None => {}
-                        Some(RequestEvent::Head(head)) => self.on_head(head, out),
-                        Some(RequestEvent::Body(data)) => {
-                            if let Some((_, body)) = &mut self.request {
-                                body.extend_from_slice(data);
-                            }
+                        None => None,
+                        Some(RequestEvent::Head(head)) => {
+                            self.on_head(head, out, app);
+                            None
                         }
+                        Some(RequestEvent::Body(data)) => self.on_body(data, app).err(),
                         Some(RequestEvent::End) => {
-                            if let Some((head, body)) = self.request.take() {
+                            if let Some(receiving) = self.request.take() {
+                                let Receiving { head, body, .. } = receiving;
                                 (done.close, done.turn) = self.dispatch(head, body, out, app);
                             }
+                            None
                         }
                     }
                 }
+            };
+            if let Some(error) = failure {
+                self.fail(error, out, app);
+                done.used = input.len();
+                done.close = Close::AfterFlush;
+                done.turn = Some(Turn::Closing);
             }
         }
         done
     }
 
-    fn on_head(&mut self, head: RequestHead, out: &mut OutputQueue) {
+    fn on_head(&mut self, head: RequestHead, out: &mut OutputQueue, app: &App) {
         // RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits
         // for this before sending the body — but a server "MUST ignore" the
         // expectation from an HTTP/1.0 client, and §15.2 forbids sending it
@@ -143,7 +174,32 @@ impl Exchange {
         {
             out.with_owned(|buf| write_interim(buf, Status::CONTINUE));
         }
-        self.request = Some((head, Vec::new()));
+        self.request = Some(Receiving {
+            head,
+            body: Vec::new(),
+            held: Held::new(&app.shared.buffered),
+            head_done: app.now,
+            last_byte: app.now,
+        });
+    }
+
+    /// A piece of body: kept, if the process-wide budget has room for it
+    /// (else `503`: the server, not the request, is short of room).
+    fn on_body(&mut self, data: &[u8], app: &App) -> Result<(), HttpError> {
+        let Some(receiving) = &mut self.request else {
+            return Ok(());
+        };
+        receiving.last_byte = app.now;
+        let size = receiving.body.len().saturating_add(data.len());
+        if !receiving.held.set(size) {
+            app.stats().count(Count::RefusedMaxBuffered);
+            return Err(HttpError::new(
+                Status::SERVICE_UNAVAILABLE,
+                "server busy: too many request bodies in progress",
+            ));
+        }
+        receiving.body.extend_from_slice(data);
+        Ok(())
     }
 
     /// Answers a request that cannot be processed; the connection closes.
@@ -168,37 +224,52 @@ impl Exchange {
         }
     }
 
-    /// When `on_timer` should next be called.
+    /// When `on_timer` should next be called: the one timeout of what the
+    /// connection is waiting for (see the module's header).
     pub fn deadline(&self, app: &App) -> Instant {
-        match self.decoder.head_started() {
-            Some(started) => started + app.config().head_timeout,
-            None => self.last_input + app.config().idle_timeout,
+        let config = app.config();
+        if let Some(started) = self.decoder.head_started() {
+            return started + config.head_timeout;
+        }
+        match &self.request {
+            Some(receiving) => (receiving.last_byte + config.body_timeout)
+                .min(receiving.head_done + config.body_total_timeout),
+            None => self.last_input + config.idle_timeout,
         }
     }
 
-    /// The head came too slowly (`408`, then close), or the connection sat
-    /// idle (closed without a word).
+    /// The head or body came too slowly (`408`, then close), or the
+    /// connection sat idle (closed without a word). `None` before the
+    /// deadline: a timer is never early, but the loop may call late.
     pub fn on_timer(&mut self, out: &mut OutputQueue, app: &mut App) -> Option<(Close, Turn)> {
-        let now = app.now;
-        if self
-            .decoder
-            .head_started()
-            .is_some_and(|t| now >= t + app.config().head_timeout)
-        {
-            let timeout =
-                HttpError::new(Status::REQUEST_TIMEOUT, "request head not received in time");
-            self.fail(timeout, out, app);
-            return Some((Close::AfterFlush, Turn::Closing));
+        if app.now < self.deadline(app) {
+            return None;
         }
-        if self.request.is_none() && now >= self.last_input + app.config().idle_timeout {
+        let timeout = if self.decoder.head_started().is_some() {
+            app.stats().count(Count::ClosedHeadTimeout);
+            "request head not received in time"
+        } else if self.request.is_some() {
+            app.stats().count(Count::ClosedBodyTimeout);
+            "request body not received in time"
+        } else {
+            app.stats().count(Count::ClosedIdle);
             let close = if out.is_empty() {
                 Close::Now
             } else {
                 Close::AfterFlush
             };
             return Some((close, Turn::Closing));
-        }
-        None
+        };
+        self.fail(HttpError::new(Status::REQUEST_TIMEOUT, timeout), out, app);
+        Some((Close::AfterFlush, Turn::Closing))
+    }
+
+    /// A connection the server will not serve (`--max-connections`):
+    /// `503`, and close.
+    pub fn refuse(&mut self, reason: &'static str, out: &mut OutputQueue, app: &mut App) {
+        let response = routes::error_response(HttpError::new(Status::SERVICE_UNAVAILABLE, reason))
+            .header("Retry-After", "1");
+        respond(&response, false, Persistence::Close, out, app);
     }
 }
 
@@ -241,13 +312,19 @@ impl Exchange {
             },
             Action::EventStream { channel, after } => {
                 match EventStream::start(token, channel, after, &head, out, app) {
-                    Ok(stream) => Turn::EventStream(Box::new(stream)),
+                    Ok(stream) => {
+                        app.stats().response(Status::OK.0);
+                        Turn::EventStream(Box::new(stream))
+                    }
                     Err(response) => return refuse(response, out, app),
                 }
             }
             Action::WebSocket { endpoint, accept } => {
                 match WebSocket::start(token, endpoint, &accept, out, app) {
-                    Ok(ws) => Turn::WebSocket(Box::new(ws)),
+                    Ok(ws) => {
+                        app.stats().response(Status::SWITCHING_PROTOCOLS.0);
+                        Turn::WebSocket(Box::new(ws))
+                    }
                     Err(response) => return refuse(response, out, app),
                 }
             }
@@ -264,6 +341,7 @@ pub fn respond(
     out: &mut OutputQueue,
     app: &mut App,
 ) -> Close {
+    app.stats().response(response.status.0);
     // While draining, every answer is the connection's last.
     let persistence = if app.draining {
         Persistence::Close

@@ -26,11 +26,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::http::date::{DateCache, DATE_LEN};
 use crate::hub::{Hub, Subscriber};
 use crate::output::OutputQueue;
-use crate::server::{Address, Close, Outgoing, Service};
+use crate::server::{Address, Close, Limits, Outgoing, Refusal, Service};
 use crate::stats::Stats;
 use crate::store::{self, NewMessage, OpenError, Retention, StoreError};
 
@@ -53,6 +54,9 @@ pub struct Shared {
     pub config: Config,
     hub: Mutex<Hub>,
     pub stats: Stats,
+    /// `--max-buffered`: bytes held in request bodies and unfinished
+    /// WebSocket messages, all connections together.
+    pub buffered: Arc<Budget>,
 }
 
 impl Shared {
@@ -64,10 +68,12 @@ impl Shared {
         };
         let store = store::open(&config.store, retention)?;
         let hub = Mutex::new(Hub::new(store, config.retain, config.cache_bytes));
+        let buffered = Budget::new(config.max_buffered);
         Ok(Shared {
             config,
             hub,
             stats: Stats::default(),
+            buffered,
         })
     }
 
@@ -221,9 +227,19 @@ impl Service for App {
         s.on_mail(mail, out, self);
     }
 
+    fn refuse(&mut self, s: &mut Session, refusal: Refusal, out: &mut OutputQueue, now: Instant) {
+        self.now = now;
+        s.refuse(refusal, out, self);
+    }
+
     fn timer(&mut self, s: &mut Session, out: &mut OutputQueue, now: Instant) {
         self.now = now;
         s.on_timer(out, self);
+    }
+
+    fn drained(&mut self, s: &mut Session, out: &mut OutputQueue, now: Instant) {
+        self.now = now;
+        s.on_drained(out, self);
     }
 
     fn peer_closed(&mut self, s: &mut Session) {
@@ -272,14 +288,24 @@ impl Service for App {
         if let (Some(at), Some(every)) = (self.next_tick, self.config().ticker) {
             if now >= at {
                 let millis = self.unix_millis();
-                subscription::publish(self, "clock", format!("{millis}"), None);
+                // At --max-channels the clock is not a new channel worth refusing
+                // anyone over: it simply does not tick.
+                if subscription::room_for(self, "clock").is_ok() {
+                    subscription::publish(self, "clock", format!("{millis}"), None);
+                }
                 self.next_tick = Some(now + every);
             }
         }
     }
 
-    fn max_input(&self) -> usize {
-        self.config().limits.max_head + self.config().limits.max_body
+    fn limits(&self) -> Limits {
+        let config = self.config();
+        Limits {
+            max_input: config.limits.max_head + config.limits.max_body,
+            send_timeout: config.send_timeout,
+            max_connections: config.max_connections,
+            max_connections_per_ip: config.max_connections_per_ip,
+        }
     }
 
     fn stats(&self) -> &Stats {

@@ -102,6 +102,10 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
         readable()?;
         return Ok(Action::Respond(Response::json(app.stats().to_json())));
     }
+    if path == "/metrics" {
+        readable()?;
+        return Ok(Action::Respond(metrics(app)));
+    }
     if path == "/favicon.ico" {
         // The demo has no icon; `204` keeps the browser's console clean.
         readable()?;
@@ -127,6 +131,10 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
             Status::BAD_REQUEST,
             "channel names are 1 to 64 of A-Z a-z 0-9 _ . -",
         ));
+    }
+    // Everything but a short poll may create the channel.
+    if operation != "poll" {
+        subscription::room_for(app, channel).map_err(|_| too_many_channels())?;
     }
     let channel = channel.to_owned();
     match operation {
@@ -258,6 +266,14 @@ pub fn store_refusal(error: &StoreError) -> Response {
     }
 }
 
+/// `507`: a new channel beyond `--max-channels`.
+fn too_many_channels() -> Response {
+    Response::text(
+        Status::INSUFFICIENT_STORAGE,
+        "too many channels: the server's --max-channels is reached",
+    )
+}
+
 /// `405` with `Allow` unless the method is one of `methods`.
 fn allow(head: &RequestHead, methods: &[Method]) -> Result<(), Response> {
     if methods.contains(&head.method) {
@@ -308,6 +324,29 @@ pub fn messages_response(replay: &Replay) -> Response {
         replay.last_id, replay.gap
     );
     Response::json(json)
+}
+
+/// `GET /metrics`: the counters in the Prometheus text format 0.0.4.
+fn metrics(app: &App) -> Response {
+    let channels = app.shared.hub().channel_count() as u64;
+    let gauges = [
+        (
+            "rtweb_buffered_bytes",
+            "Bytes held in request bodies and unfinished WebSocket messages (--max-buffered).",
+            app.shared.buffered.used() as u64,
+        ),
+        (
+            "rtweb_channels",
+            "Channels that exist (--max-channels).",
+            channels,
+        ),
+    ];
+    Response::with_body(
+        Status::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        app.stats().to_prometheus(&gauges),
+    )
+    .header("Cache-Control", "no-store")
 }
 
 /// Counts a served request.

@@ -29,7 +29,7 @@ use super::long_poll::LongPoll;
 use super::websocket::WebSocket;
 use super::{App, Mail};
 use crate::output::OutputQueue;
-use crate::server::Close;
+use crate::server::{Close, Refusal};
 use crate::stats::ConnKind;
 use crate::store::StoreError;
 
@@ -227,6 +227,26 @@ impl Session {
         }
     }
 
+    /// A connection over a limit: answered `503` and closed.
+    pub fn refuse(&mut self, refusal: Refusal, out: &mut OutputQueue, app: &mut App) {
+        let reason = match refusal {
+            Refusal::TooManyConnections => "server busy: too many connections",
+            Refusal::TooManyFromAddress => "too many connections from your address",
+        };
+        self.exchange.refuse(reason, out, app);
+        self.turn(Close::AfterFlush, Some(Turn::Closing), app);
+    }
+
+    /// The output queue drained: a stream holding back its replay goes on.
+    pub fn on_drained(&mut self, out: &mut OutputQueue, app: &mut App) {
+        let close = match &mut self.mode {
+            Mode::EventStream(stream) => stream.on_drained(out, app),
+            Mode::WebSocket(ws) => ws.on_drained(out, app),
+            Mode::Http | Mode::LongPoll(_) | Mode::Closing => Close::Open,
+        };
+        self.escalate(close);
+    }
+
     /// The peer closed its side (EOF). A request already read is still
     /// answered; anything long-lived ends now.
     pub fn on_peer_closed(&mut self) {
@@ -377,5 +397,123 @@ mod tests {
             0,
             "left the channel"
         );
+    }
+
+    /// Fires the session's timer at its own deadline and checks that what
+    /// it asks for next is in the future (or nothing): the loop must never
+    /// be re-woken for a deadline that has passed. Returns that deadline.
+    fn fire_at_deadline(
+        session: &mut Session,
+        out: &mut OutputQueue,
+        clock: &mut Clock,
+    ) -> Option<Instant> {
+        let at = session.deadline(&clock.app).expect("a deadline");
+        clock.app.now = at;
+        session.on_timer(out, &mut clock.app);
+        let next = session.deadline(&clock.app);
+        assert!(
+            next.is_none_or(|next| next > at),
+            "re-armed in the past: {next:?} after {at:?}"
+        );
+        next
+    }
+
+    fn seconds_after(clock: &Clock, at: Option<Instant>) -> Option<u64> {
+        at.map(|at| (at - clock.start).as_secs())
+    }
+
+    #[test]
+    fn a_body_that_never_comes_is_closed_at_the_body_timeout() {
+        // The spin: a head with `Content-Length: 100` and no body.
+        let mut clock = Clock::new();
+        let mut out = OutputQueue::default();
+        let mut session = Session::new(1, clock.at(0));
+        let head = b"POST /ch/a HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n";
+        assert_eq!(session.on_input(head, &mut out, clock.at(0)), head.len());
+        assert_eq!(
+            seconds_after(&clock, session.deadline(&clock.app)),
+            Some(10)
+        );
+        assert_eq!(fire_at_deadline(&mut session, &mut out, &mut clock), None);
+        assert!(written(&mut out).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+        assert_eq!(session.close(), Close::AfterFlush);
+        assert_eq!(
+            clock
+                .app
+                .stats()
+                .get(crate::stats::Count::ClosedBodyTimeout),
+            1
+        );
+    }
+
+    #[test]
+    fn a_trickled_body_is_closed_at_the_whole_body_timeout() {
+        let mut clock = Clock::new();
+        let mut out = OutputQueue::default();
+        let mut session = Session::new(1, clock.at(0));
+        let head = b"POST /ch/a HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n";
+        session.on_input(head, &mut out, clock.at(0));
+        // One byte every 9 s: always under the 10 s between bytes.
+        for t in (9..60).step_by(9) {
+            assert_eq!(session.on_input(b"x", &mut out, clock.at(t)), 1);
+            let next = seconds_after(&clock, session.deadline(&clock.app));
+            assert_eq!(next, Some((t + 10).min(60)));
+        }
+        assert!(out.is_empty());
+        assert_eq!(
+            clock.app.shared.buffered.used(),
+            6,
+            "charged to --max-buffered"
+        );
+        assert_eq!(fire_at_deadline(&mut session, &mut out, &mut clock), None);
+        assert!(written(&mut out).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+        assert_eq!(clock.app.shared.buffered.used(), 0, "given back");
+    }
+
+    #[test]
+    fn every_http_timer_fires_once_and_rearms_in_the_future() {
+        let mut clock = Clock::new();
+        let mut out = OutputQueue::default();
+        // Head timeout.
+        let mut session = Session::new(1, clock.at(0));
+        session.on_input(b"GET / HT", &mut out, clock.at(1));
+        assert_eq!(fire_at_deadline(&mut session, &mut out, &mut clock), None);
+        written(&mut out);
+        // Idle timeout.
+        let mut session = Session::new(2, clock.at(0));
+        assert_eq!(
+            seconds_after(&clock, session.deadline(&clock.app)),
+            Some(60)
+        );
+        assert_eq!(fire_at_deadline(&mut session, &mut out, &mut clock), None);
+        assert_eq!(session.close(), Close::Now);
+        // A timer called late, after the request completed, asks for the
+        // idle deadline from the last input — not the passed body deadline.
+        let mut session = Session::new(3, clock.at(0));
+        let head = b"POST /ch/a HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\n";
+        session.on_input(head, &mut out, clock.at(0));
+        session.on_input(b"x", &mut out, clock.at(5));
+        session.on_timer(&mut out, clock.at(15));
+        assert_eq!(session.close(), Close::Open);
+        assert_eq!(
+            seconds_after(&clock, session.deadline(&clock.app)),
+            Some(65)
+        );
+    }
+
+    #[test]
+    fn stream_timers_rearm_in_the_future() {
+        let mut clock = Clock::new();
+        let mut out = OutputQueue::default();
+        let mut session = Session::new(1, clock.at(0));
+        session.on_input(
+            b"GET /ch/s/sse HTTP/1.1\r\nHost: t\r\n\r\n",
+            &mut out,
+            clock.at(0),
+        );
+        for _ in 0..3 {
+            assert!(fire_at_deadline(&mut session, &mut out, &mut clock).is_some());
+        }
+        assert_eq!(written(&mut out).matches(": keep-alive").count(), 3);
     }
 }

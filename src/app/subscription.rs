@@ -18,8 +18,25 @@ use super::delivery::{Delivery, Transport};
 use super::{App, Mail};
 use crate::hub::{Message, Replay, Subscriber};
 use crate::output::OutputQueue;
-use crate::stats::Stats;
+use crate::server::Close;
+use crate::stats::{Count, Stats};
 use crate::store::{NewMessage, StoreError};
+
+/// A new channel would exceed `--max-channels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyChannels;
+
+/// Whether `channel` is in memory or may be added (`--max-channels` bounds
+/// the channels the hub holds; an idle one evicted to the store counts no more).
+pub fn room_for(app: &App, channel: &str) -> Result<(), TooManyChannels> {
+    let hub = app.shared.hub();
+    if hub.has_channel(channel) || hub.channel_count() < app.config().max_channels {
+        return Ok(());
+    }
+    drop(hub);
+    app.stats().count(Count::RefusedMaxChannels);
+    Err(TooManyChannels)
+}
 
 /// Publishes `text` to `channel`. Nothing is committed yet: the message
 /// joins this loop pass's batch, which the store commits in one transaction
@@ -88,6 +105,9 @@ pub struct Subscription {
     /// The last id sent: deliveries at or below it are duplicates.
     pub last_id: u64,
     transport: Transport,
+    /// Catching up: messages up to this id exist and are not sent yet; they
+    /// go out from the log as the output drains.
+    behind: Option<u64>,
 }
 
 impl Subscription {
@@ -106,32 +126,71 @@ impl Subscription {
             app.shared
                 .hub()
                 .replay_and_subscribe(&channel, after, app.subscriber(token, false))?;
-        let last_id = replay.messages.last().map_or(replay.last_id, |m| m.id);
+        // Where the client stands: just before the first message it is sent.
+        let position = replay
+            .messages
+            .first()
+            .map_or(replay.last_id, |m| m.id.saturating_sub(1));
         let subscription = Subscription {
             channel,
-            last_id,
+            last_id: position,
             transport,
+            behind: None,
         };
         Ok((subscription, replay))
     }
 
     /// The opening that says where the client stands, the gap marker when
-    /// its id is older than the log, and the replay.
-    pub fn write_opening(&self, replay: &Replay, out: &mut Vec<u8>, app: &App) {
-        let transport = self.transport;
-        // Where the client stands: just before the first message it is sent.
-        let position = replay.messages.first().map_or(replay.last_id, |m| m.id - 1);
-        transport.encode_ready(position, replay.last_id, out);
+    /// its id is older than the log, and the replay — as much of it as
+    /// `--max-pending` allows, the rest as the output drains.
+    pub fn write_opening(&mut self, replay: &Replay, out: &mut Vec<u8>, app: &App) {
+        self.transport
+            .encode_ready(self.last_id, replay.last_id, out);
         if replay.gap {
-            transport.encode_gap(out);
+            self.transport.encode_gap(out);
         }
-        for message in &replay.messages {
-            transport.encode(message, out);
+        let newest = replay.messages.last().map_or(replay.last_id, |m| m.id);
+        self.send_from(&replay.messages, newest, out, app);
+    }
+
+    /// Encodes `messages` (the log after `last_id`) into `out` until the
+    /// budget is spent — at least one, so that a message larger than the
+    /// budget still goes — and records how far it got toward `newest`.
+    fn send_from(&mut self, messages: &[Arc<Message>], newest: u64, out: &mut Vec<u8>, app: &App) {
+        let budget = app.config().max_pending;
+        let mut sent = 0;
+        let from = self.last_id;
+        for message in messages.iter().filter(|m| m.id > from) {
+            if sent > 0 && out.len() >= budget {
+                break;
+            }
+            self.transport.encode(message, out);
+            self.last_id = message.id;
+            sent += 1;
         }
-        Stats::add(
-            &app.stats().messages_delivered,
-            replay.messages.len() as u64,
-        );
+        Stats::add(&app.stats().messages_delivered, sent);
+        self.behind = Some(newest).filter(|&newest| newest > self.last_id);
+    }
+
+    /// The output drained: the next piece of a replay, if one is owed.
+    /// `Close::Now` when the store cannot be read: the subscriber resumes
+    /// from its last id, losing nothing.
+    pub fn on_drained(&mut self, out: &mut OutputQueue, app: &App) -> Close {
+        let Some(newest) = self.behind else {
+            return Close::Open;
+        };
+        let Ok(replay) = replay(app, &self.channel, Some(self.last_id)) else {
+            return Close::Now;
+        };
+        out.with_owned(|buf| {
+            if replay.gap {
+                // The log rolled past us while we caught up: say so, and go
+                // on from the oldest message retained.
+                self.transport.encode_gap(buf);
+            }
+            self.send_from(&replay.messages, newest.max(replay.last_id), buf, app);
+        });
+        Close::Open
     }
 
     /// Queues a live delivery. Returns false when the subscriber has fallen
@@ -142,21 +201,25 @@ impl Subscription {
         if id <= self.last_id {
             return true;
         }
-        if id == self.last_id + 1 {
+        if let Some(newest) = &mut self.behind {
+            // Catching up: it goes out from the log in its turn.
+            *newest = (*newest).max(id);
+            return true;
+        }
+        if Some(id) == self.last_id.checked_add(1) {
             out.push_shared(delivery.bytes(self.transport));
             Stats::add(&app.stats().messages_delivered, 1);
+            self.last_id = id;
         } else {
-            // A failed read leaves the hole: the subscriber is closed and
-            // resumes from its last id.
-            let Ok(replay) = replay(app, &self.channel, Some(self.last_id)) else {
-                return false;
-            };
-            let missing: Vec<&Arc<Message>> =
-                replay.messages.iter().take_while(|m| m.id <= id).collect();
-            out.with_owned(|buf| missing.iter().for_each(|m| self.transport.encode(m, buf)));
-            Stats::add(&app.stats().messages_delivered, missing.len() as u64);
+            // A hole (publishes on two loops raced): filled from the log,
+            // within the budget like a replay. A failed read closes the
+            // subscriber, which resumes from its last id.
+            self.behind = Some(id);
+            if out.pending() <= app.config().max_pending {
+                return self.on_drained(out, app) == Close::Open;
+            }
+            return true;
         }
-        self.last_id = id;
         out.pending() <= app.config().max_pending
     }
 

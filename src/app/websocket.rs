@@ -7,6 +7,21 @@
 //! (`--ws-ping`: ping a quiet connection, close it if the next period passes
 //! with nothing from the peer) and the close timeout (after our Close, wait
 //! this long for the peer's).
+//!
+//! # Bounded, whatever the client sends
+//!
+//! - **Echoes** answer to `--max-pending` by backpressure: while the output
+//!   holds more than that, no more frames are read (the loop stops
+//!   buffering, TCP's window closes, the client's sends block). A client
+//!   that echoes without reading holds the server to `--max-pending` plus
+//!   one message, and nothing is dropped.
+//! - **Pongs**: a channel subscriber's frames are publishes that need no
+//!   answer, so it is read on while its output is full — but its pongs are
+//!   then held, only the latest kept (RFC 6455 §5.5.3). An echo client's
+//!   pings simply wait, with the rest of its input.
+//! - **Unfinished messages** count against `--max-buffered` (all
+//!   connections together): one that does not fit closes the connection
+//!   with `1009`.
 
 use std::time::{Duration, Instant};
 
@@ -14,10 +29,12 @@ use super::delivery::{Delivery, Transport};
 use super::routes::store_refusal;
 use super::subscription::{self, Subscription};
 use super::App;
+use crate::budget::Held;
 use crate::buffers;
 use crate::http::Response;
 use crate::output::OutputQueue;
 use crate::server::Close;
+use crate::stats::Count;
 use crate::store::StoreError;
 use crate::ws::frame::{write_frame, write_header, OpCode};
 use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
@@ -54,6 +71,8 @@ pub struct WebSocket {
     ends_at: Option<Instant>,
     /// Reused for every read: most reads yield one event.
     events: Vec<WsEvent>,
+    /// The unfinished message's share of `--max-buffered`.
+    held: Held,
 }
 
 impl WebSocket {
@@ -68,7 +87,7 @@ impl WebSocket {
         out: &mut OutputQueue,
         app: &mut App,
     ) -> Result<WebSocket, Response> {
-        let opened = match endpoint {
+        let mut opened = match endpoint {
             Endpoint::Echo => None,
             Endpoint::Channel { channel, after } => Some(
                 Subscription::open(channel, after, Transport::WebSocket, token, app)
@@ -78,7 +97,7 @@ impl WebSocket {
         let date = app.date();
         out.with_owned(|buf| {
             handshake::write_accept(buf, accept, &date);
-            if let Some((subscription, replay)) = &opened {
+            if let Some((subscription, replay)) = &mut opened {
                 subscription.write_opening(replay, buf, app);
             }
         });
@@ -97,6 +116,7 @@ impl WebSocket {
             next_check: app.now + app.config().ws_ping,
             ends_at,
             events: Vec::new(),
+            held: Held::new(&app.shared.buffered),
         })
     }
 
@@ -119,10 +139,29 @@ impl WebSocket {
         let mut used = 0;
         let mut events = std::mem::take(&mut self.events);
         loop {
-            let n = out.with_owned(|buf| self.conn.receive(&input[used..], buf, &mut events));
+            let full = out.pending() > app.config().max_pending;
+            if full && matches!(self.role, Role::Echo) {
+                break; // backpressure: the rest waits until the output drains
+            }
+            let n = out.with_owned(|buf| {
+                self.conn.hold_pongs(full, buf);
+                self.conn.receive(&input[used..], buf, &mut events)
+            });
             used += n;
             for event in events.drain(..) {
                 self.on_event(event, out, app);
+            }
+            if !self.held.set(self.conn.message_in_progress()) {
+                app.stats().count(Count::RefusedMaxBuffered);
+                // §7.4.1: 1009, a message too big to process — now.
+                self.close(
+                    close_code::TOO_BIG,
+                    "server busy: message does not fit",
+                    out,
+                    app,
+                );
+                used = input.len();
+                break;
             }
             if n == 0 || used == input.len() || self.conn.state() == WsState::Closed {
                 break;
@@ -213,10 +252,24 @@ impl WebSocket {
         if let Role::Channel(subscription) = &mut self.role {
             // After our Close, nothing more may be sent (§5.5.1).
             if self.conn.state() == WsState::Open && !subscription.deliver(delivery, out, app) {
+                app.stats().count(Count::ClosedSlowSubscriber);
                 return Close::Now;
             }
         }
         Close::Open
+    }
+
+    /// The output drained: a held pong, then the next piece of a replay.
+    pub fn on_drained(&mut self, out: &mut OutputQueue, app: &App) -> Close {
+        // After our Close nothing more may be sent (§5.5.1).
+        if self.conn.state() != WsState::Open {
+            return Close::Open;
+        }
+        out.with_owned(|buf| self.conn.hold_pongs(false, buf));
+        match &mut self.role {
+            Role::Channel(subscription) => subscription.on_drained(out, app),
+            Role::Echo => Close::Open,
+        }
     }
 
     pub fn deadline(&self) -> Instant {
@@ -235,7 +288,10 @@ impl WebSocket {
             return self.close_state();
         }
         match self.conn.state() {
-            WsState::Open if self.awaiting_pong => return Close::Now,
+            WsState::Open if self.awaiting_pong => {
+                app.stats().count(Count::ClosedNoPong);
+                return Close::Now;
+            }
             WsState::Open => {
                 out.with_owned(|buf| write_frame(buf, OpCode::Ping, b"rtweb"));
                 self.awaiting_pong = true;

@@ -7,11 +7,12 @@
 //!
 //! Output: an [`OutputQueue`], written with vectored writes until the queue
 //! is empty or the socket says `WouldBlock`; writable readiness is asked for
-//! only while output is pending.
+//! only while output is pending. [`SendProgress`] remembers since when the
+//! queue has been waiting without a byte leaving: the send timeout.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
-use std::time::Instant;
+use std::net::{IpAddr, Shutdown};
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -44,6 +45,28 @@ impl Closing {
     }
 }
 
+/// Since when output has waited with no byte written: the send timeout
+/// runs from there (nginx's `send_timeout` is the same idea: time between
+/// two successful writes, not for the whole response).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SendProgress(Option<Instant>);
+
+impl SendProgress {
+    /// After a flush at `now` that wrote `wrote` bytes and left `pending`.
+    pub fn after_flush(&mut self, wrote: usize, pending: usize, now: Instant) {
+        self.0 = match (pending, self.0) {
+            (0, _) => None,
+            (_, Some(since)) if wrote == 0 => Some(since),
+            _ => Some(now),
+        };
+    }
+
+    /// When the connection is to be closed if no byte leaves before.
+    pub fn deadline(self, timeout: Duration) -> Option<Instant> {
+        self.0.map(|since| since + timeout)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadState {
     /// Read until `WouldBlock`: a new edge is needed before reading again.
@@ -69,6 +92,13 @@ pub struct Connection<S: Service> {
     pub closing: Option<Closing>,
     /// Queued in the loop's list of connections to settle.
     pub dirty: bool,
+    /// The address admitted for it (released on close); `None` for a
+    /// connection that is only being refused.
+    pub admitted: Option<IpAddr>,
+    pub send: SendProgress,
+    /// When its deadline last fired: a deadline at or before this was
+    /// already handled and is never armed again.
+    pub fired_at: Option<Instant>,
 }
 
 /// What a read pass ended with.
@@ -79,7 +109,12 @@ pub enum ReadOutcome {
 }
 
 impl<S: Service> Connection<S> {
-    pub fn new(socket: TcpStream, serial: u64, session: S::Session) -> Self {
+    pub fn new(
+        socket: TcpStream,
+        serial: u64,
+        session: S::Session,
+        admitted: Option<IpAddr>,
+    ) -> Self {
         Connection {
             socket,
             serial,
@@ -91,6 +126,9 @@ impl<S: Service> Connection<S> {
             writable_interest: false,
             closing: None,
             dirty: false,
+            admitted,
+            send: SendProgress::default(),
+            fired_at: None,
         }
     }
 
@@ -98,7 +136,7 @@ impl<S: Service> Connection<S> {
     /// piece to the session as it arrives.
     pub fn read(&mut self, scratch: &mut [u8], service: &mut S, now: Instant) -> ReadOutcome {
         loop {
-            if self.closing.is_none() && self.input.len() >= service.max_input() {
+            if self.closing.is_none() && self.input.len() >= service.limits().max_input {
                 self.read_state = ReadState::Blocked;
                 return ReadOutcome::Ok;
             }
@@ -152,13 +190,21 @@ impl<S: Service> Connection<S> {
     }
 
     /// Writes until the queue is empty or the socket would block.
-    pub fn flush(&mut self, stats: &Stats) -> io::Result<()> {
+    pub fn flush(&mut self, stats: &Stats, now: Instant) -> io::Result<()> {
+        let mut wrote = 0;
+        let result = self.write_out(stats, &mut wrote);
+        self.send.after_flush(wrote, self.output.pending(), now);
+        result
+    }
+
+    fn write_out(&mut self, stats: &Stats, wrote: &mut usize) -> io::Result<()> {
         while !self.output.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let n = self.output.slices(&mut slices);
             match self.socket.write_vectored(&slices[..n]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => {
+                    *wrote += written;
                     self.output.advance(written);
                     Stats::add(&stats.bytes_out, written as u64);
                 }
@@ -195,5 +241,30 @@ impl<S: Service> Connection<S> {
             until: now + LINGER,
         });
         self.input = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_timeout_runs_from_the_last_progress() {
+        let t0 = Instant::now();
+        let s = |n| t0 + Duration::from_secs(n);
+        let timeout = Duration::from_secs(60);
+        let mut send = SendProgress::default();
+        send.after_flush(0, 0, s(0));
+        assert_eq!(send.deadline(timeout), None, "nothing waiting");
+        send.after_flush(10, 5, s(1));
+        assert_eq!(send.deadline(timeout), Some(s(61)));
+        // A flush that moves nothing does not push the deadline...
+        send.after_flush(0, 5, s(30));
+        assert_eq!(send.deadline(timeout), Some(s(61)));
+        // ...one that moves a byte does.
+        send.after_flush(1, 4, s(40));
+        assert_eq!(send.deadline(timeout), Some(s(100)));
+        send.after_flush(4, 0, s(41));
+        assert_eq!(send.deadline(timeout), None);
     }
 }

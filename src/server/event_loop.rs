@@ -17,12 +17,20 @@
 //! 3. fire due deadlines (the connections' and the service's own);
 //! 4. route the mail the service produced during this pass;
 //! 5. *settle* every connection touched: offer buffered input, flush output
-//!    (all replies of one wake-up in one vectored write), close, re-arm.
+//!    (all replies of one wake-up in one vectored write) — and while a flush
+//!    empties the output, tell the service (`drained`) and offer the
+//!    buffered input again, since no event will announce either — then
+//!    close, re-arm.
+//!
+//! Accepting is also where `--max-connections` and the per-IP cap are
+//! applied (`admission.rs`): a connection over them is answered `503` and
+//! closed, never left in the backlog to time out.
 //!
 //! The loop is generic over the [`Service`] it drives (see `service.rs`
 //! for the contract): it never learns what the bytes mean.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,11 +38,12 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
+use super::admission::Admission;
 use super::connection::{Closing, Connection, ReadOutcome, ReadState, LINGER};
-use super::service::{Close, Outgoing, Service};
+use super::service::{Close, Outgoing, Refusal, Service};
 use super::timers::Timers;
 use super::{Mail, Mailboxes};
-use crate::stats::Stats;
+use crate::stats::{Count, Stats};
 
 pub const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX);
@@ -45,12 +54,19 @@ const SCRATCH: usize = 64 * 1024;
 /// the pending connection keeps the listener ready, so retrying at once
 /// would spin.
 const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+/// Refused connections a loop keeps at once while their `503` is sent;
+/// beyond this a refused connection is closed without a word (a flood must
+/// not turn refusals into the next thing that exhausts descriptors).
+const MAX_REFUSING: usize = 256;
 
 pub struct EventLoop<S: Service> {
     pub index: usize,
     poll: Poll,
     listener: Option<TcpListener>,
     mailboxes: Mailboxes<S::Mail>,
+    admission: Arc<Admission>,
+    /// Refused connections still open (sending their `503`).
+    refusing: usize,
     service: S,
     /// Connections by token. Boxed, so that a token costs 8 bytes and the
     /// table's spare capacity (it doubles as it grows) stays small.
@@ -72,6 +88,7 @@ impl<S: Service> EventLoop<S> {
         poll: Poll,
         listener: Option<TcpListener>,
         mailboxes: Mailboxes<S::Mail>,
+        admission: Arc<Admission>,
         service: S,
     ) -> Self {
         EventLoop {
@@ -79,6 +96,8 @@ impl<S: Service> EventLoop<S> {
             poll,
             listener,
             mailboxes,
+            admission,
+            refusing: 0,
             service,
             connections: Vec::new(),
             free: Vec::new(),
@@ -179,15 +198,19 @@ impl<S: Service> EventLoop<S> {
                 return;
             };
             match listener.accept() {
-                Ok((socket, _)) => {
+                Ok((socket, peer)) => {
                     Stats::add(&self.service.stats().connections_accepted, 1);
+                    if let Err(refusal) = self.admission.admit(peer.ip()) {
+                        self.refuse(socket, refusal, now);
+                        continue;
+                    }
                     // Round-robin over the loops; the first is this one.
                     let target = self.next_loop % self.mailboxes.len();
                     self.next_loop += 1;
                     if target == self.index {
-                        self.add_connection(socket, now);
+                        self.add_connection(socket, Ok(peer.ip()), now);
                     } else {
-                        self.mailboxes[target].send(Mail::Connection(socket));
+                        self.mailboxes[target].send(Mail::Connection(socket, peer.ip()));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -203,9 +226,31 @@ impl<S: Service> EventLoop<S> {
         }
     }
 
-    fn add_connection(&mut self, mut socket: TcpStream, now: Instant) {
+    /// A connection over a limit: answered and closed like any other
+    /// connection that must close, unless too many are being refused.
+    fn refuse(&mut self, socket: TcpStream, refusal: Refusal, now: Instant) {
+        self.service.stats().count(match refusal {
+            Refusal::TooManyConnections => Count::RefusedMaxConnections,
+            Refusal::TooManyFromAddress => Count::RefusedMaxConnectionsPerIp,
+        });
+        if self.refusing < MAX_REFUSING {
+            self.add_connection(socket, Err(refusal), now);
+        }
+    }
+
+    /// Takes a connection on: admitted from an address, or to be refused.
+    fn add_connection(
+        &mut self,
+        mut socket: TcpStream,
+        admitted: Result<IpAddr, Refusal>,
+        now: Instant,
+    ) {
         if self.draining_until.is_some() {
-            return; // accepted just before the drain began: closed unserved
+            // Accepted just before the drain began: closed unserved.
+            if let Ok(ip) = admitted {
+                self.admission.release(ip);
+            }
+            return;
         }
         let _ = socket.set_nodelay(true);
         let token = self.free.pop().unwrap_or_else(|| {
@@ -219,12 +264,25 @@ impl<S: Service> EventLoop<S> {
             .is_err()
         {
             self.free.push(token);
+            if let Ok(ip) = admitted {
+                self.admission.release(ip);
+            }
             return;
         }
         self.next_serial += 1;
         let session = self.service.open(token, now);
-        self.connections[token] =
-            Some(Box::new(Connection::new(socket, self.next_serial, session)));
+        let mut conn = Box::new(Connection::new(
+            socket,
+            self.next_serial,
+            session,
+            admitted.ok(),
+        ));
+        if let Err(refusal) = admitted {
+            self.refusing += 1;
+            self.service
+                .refuse(&mut conn.session, refusal, &mut conn.output, now);
+        }
+        self.connections[token] = Some(conn);
         // Bytes may have arrived before registration; an edge was possibly missed.
         self.read(token, now);
         self.mark_dirty(token);
@@ -235,7 +293,7 @@ impl<S: Service> EventLoop<S> {
         let mailbox = Arc::clone(&self.mailboxes[self.index]);
         for mail in mailbox.take() {
             match mail {
-                Mail::Connection(socket) => self.add_connection(socket, now),
+                Mail::Connection(socket, ip) => self.add_connection(socket, Ok(ip), now),
                 Mail::Deliver(mail, tokens) => {
                     for token in tokens {
                         self.deliver(token, &mail, now);
@@ -285,11 +343,26 @@ impl<S: Service> EventLoop<S> {
             if conn.serial != serial || !Timers::claim(&mut conn.scheduled, at) {
                 continue; // stale: the token was reused, or the deadline moved
             }
+            conn.fired_at = Some(now);
             if conn.closing.is_some_and(|c| now >= c.until()) {
                 self.close(token, now);
                 continue;
             }
-            self.service.timer(&mut conn.session, &mut conn.output, now);
+            let send_timeout = self.service.limits().send_timeout;
+            if conn.send.deadline(send_timeout).is_some_and(|at| now >= at) {
+                // No byte left for `--send-timeout`: the peer stopped reading.
+                self.service.stats().count(Count::ClosedSendTimeout);
+                self.close(token, now);
+                continue;
+            }
+            // The session's own deadline (never called early).
+            if self
+                .service
+                .deadline(&conn.session)
+                .is_some_and(|at| now >= at)
+            {
+                self.service.timer(&mut conn.session, &mut conn.output, now);
+            }
             self.mark_dirty(token);
         }
     }
@@ -344,18 +417,46 @@ impl<S: Service> EventLoop<S> {
             return;
         };
         conn.dirty = false;
-        if conn.closing.is_none() && self.service.wants_input(&conn.session) {
-            conn.offer_buffered(&mut self.service, now);
-            // Room again after a full buffer: resume the read we stopped.
-            if conn.read_state == ReadState::Blocked && conn.input.len() < self.service.max_input()
-            {
-                if let ReadOutcome::Failed = conn.read(&mut self.scratch, &mut self.service, now) {
-                    return self.close(token, now);
+        // Each round needs a flush that emptied the output, so the rounds
+        // are bounded by what the socket takes and the input holds; past
+        // `MAX_ROUNDS` the connection waits for the next pass, so one
+        // client cannot hold the loop.
+        const MAX_ROUNDS: usize = 64;
+        for round in 0.. {
+            if conn.closing.is_none() && self.service.wants_input(&conn.session) {
+                conn.offer_buffered(&mut self.service, now);
+                // Room again after a full buffer: resume the read we stopped.
+                if conn.read_state == ReadState::Blocked
+                    && conn.input.len() < self.service.limits().max_input
+                {
+                    if let ReadOutcome::Failed =
+                        conn.read(&mut self.scratch, &mut self.service, now)
+                    {
+                        return self.close(token, now);
+                    }
                 }
             }
-        }
-        if conn.flush(self.service.stats()).is_err() {
-            return self.close(token, now);
+            let had_output = !conn.output.is_empty();
+            if conn.flush(self.service.stats(), now).is_err() {
+                return self.close(token, now);
+            }
+            if !had_output || !conn.output.is_empty() || conn.closing.is_some() {
+                break;
+            }
+            // The output drained: what waited for room may go on, and no
+            // readiness event will say so (the socket is writable, and the
+            // buffered input was read long ago).
+            self.service
+                .drained(&mut conn.session, &mut conn.output, now);
+            let more_input = !conn.input.is_empty() && self.service.wants_input(&conn.session);
+            if conn.output.is_empty() && !more_input {
+                break;
+            }
+            if round == MAX_ROUNDS {
+                conn.dirty = true;
+                self.dirty.push(token);
+                break;
+            }
         }
         match self.service.close(&conn.session) {
             Close::Now => return self.close(token, now),
@@ -386,6 +487,11 @@ impl<S: Service> EventLoop<S> {
             Some(closing) => Some(closing.until()),
             None => self.service.deadline(&conn.session),
         };
+        let send_timeout = self.service.limits().send_timeout;
+        let deadline = [deadline, conn.send.deadline(send_timeout)]
+            .into_iter()
+            .filter_map(|at| Timers::to_arm(at, conn.fired_at))
+            .min();
         self.timers
             .schedule(&mut conn.scheduled, deadline, token, conn.serial);
     }
@@ -398,5 +504,9 @@ impl<S: Service> EventLoop<S> {
         self.service.closed(&mut conn.session, now);
         let _ = self.poll.registry().deregister(&mut conn.socket);
         self.free.push(token);
+        match conn.admitted {
+            Some(ip) => self.admission.release(ip),
+            None => self.refusing -= 1,
+        }
     }
 }

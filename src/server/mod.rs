@@ -9,6 +9,7 @@
 //! connections owned by another loop. A mailbox is a locked queue plus a
 //! `mio::Waker` that interrupts the owning loop's `poll`.
 
+mod admission;
 mod connection;
 mod event_loop;
 mod service;
@@ -23,7 +24,8 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Poll, Waker};
 
-pub use service::{Address, Close, Outgoing, Service};
+pub use admission::Admission;
+pub use service::{Address, Close, Limits, Outgoing, Refusal, Service};
 pub use timers::Timers;
 
 /// Every loop's mailbox, by loop index.
@@ -31,8 +33,9 @@ type Mailboxes<M> = Arc<[Arc<Mailbox<M>>]>;
 
 /// What one loop sends another.
 pub enum Mail<M> {
-    /// A freshly accepted connection for the receiving loop to own.
-    Connection(TcpStream),
+    /// A freshly accepted and admitted connection (from this address) for
+    /// the receiving loop to own.
+    Connection(TcpStream, std::net::IpAddr),
     /// Mail for these connection tokens of the receiving loop.
     Deliver(Arc<M>, Vec<usize>),
 }
@@ -199,13 +202,25 @@ fn event_loops<S: Service>(
         .map(|p| Mailbox::new(p).map(Arc::new))
         .collect::<io::Result<Vec<_>>>()?
         .into();
+    let limits = services.first().map(Service::limits);
+    let admission = Arc::new(Admission::new(
+        limits.map_or(usize::MAX, |l| l.max_connections),
+        limits.map_or(usize::MAX, |l| l.max_connections_per_ip),
+    ));
     let mut listener = Some(listener);
     let loops = polls
         .into_iter()
         .zip(services)
         .enumerate()
         .map(|(i, (poll, service))| {
-            event_loop::EventLoop::new(i, poll, listener.take(), Arc::clone(&mailboxes), service)
+            event_loop::EventLoop::new(
+                i,
+                poll,
+                listener.take(),
+                Arc::clone(&mailboxes),
+                Arc::clone(&admission),
+                service,
+            )
         })
         .collect();
     Ok((loops, mailboxes))
@@ -221,4 +236,16 @@ pub fn raise_fd_limit() {
         limit.current = limit.maximum;
         let _ = setrlimit(Resource::Nofile, limit);
     }
+}
+
+/// Sets the listen backlog: how many connections the kernel completes and
+/// holds for us before refusing SYNs. mio's `TcpListener::bind` listens
+/// with 128 (std's value), which made 2,000 simultaneous connects wait a
+/// second for SYN retransmits; a reconnect storm after a restart is exactly
+/// that. Calling `listen` again on a listening socket only changes the
+/// backlog (Linux caps it at `net.core.somaxconn`). `rustix` (already here
+/// for `setrlimit`) is the safe wrapper: no new dependency, no `unsafe`.
+pub fn set_backlog(listener: &TcpListener, backlog: u32) -> io::Result<()> {
+    let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+    rustix::net::listen(listener, backlog).map_err(io::Error::from)
 }

@@ -10,17 +10,26 @@
 //! # What the loop calls, per connection
 //!
 //! 1. [`Service::open`] once, when the connection is accepted: it returns
-//!    the connection's session, the service's state for it.
+//!    the connection's session, the service's state for it. A connection
+//!    over `--max-connections` (or the per-IP cap) is opened too, and then
+//!    [`Service::refuse`]d at once: the service writes its short answer,
+//!    asks to close after the flush, and sees nothing else of it.
 //! 2. [`Service::input`] with bytes read from the socket (or buffered from
 //!    an earlier read). It returns how many it used; the loop keeps the rest
-//!    and offers them again after the next event on this connection, or
-//!    after its output drained.
-//! 3. [`Service::deliver`] with mail addressed to the connection (from this
+//!    (at most [`Limits::max_input`]) and offers them again after the next
+//!    event on this connection, and — by construction, since no event may
+//!    ever announce them — after every flush that empties the output: a
+//!    session that stopped decoding because its output was full (past
+//!    `--max-pending`) resumes when the output drains.
+//! 3. [`Service::drained`] after a flush emptied the output queue (before
+//!    buffered input is offered again): a session that holds back output to
+//!    keep its queue within budget — a long replay — writes its next piece.
+//! 4. [`Service::deliver`] with mail addressed to the connection (from this
 //!    loop or, through its mailbox, from another).
-//! 4. [`Service::timer`] when the deadline the session last asked for has
+//! 5. [`Service::timer`] when the deadline the session last asked for has
 //!    come (possibly a little late, never early).
-//! 5. [`Service::peer_closed`] when the peer's end of the stream arrives.
-//! 6. [`Service::closed`] exactly once, when the connection is gone — for
+//! 6. [`Service::peer_closed`] when the peer's end of the stream arrives.
+//! 7. [`Service::closed`] exactly once, when the connection is gone — for
 //!    whatever reason, including errors the service never saw.
 //!
 //! And once, when the server shuts down gracefully: [`Service::drain`] for
@@ -35,7 +44,16 @@
 //!   loop stops reading and buffering when it would not);
 //! - [`Service::deadline`]: when to call `timer` next. It must be in the
 //!   future, or `None`: a deadline in the past is fired once and then
-//!   ignored until the session asks for a new one.
+//!   ignored until the session asks for a new one (the loop never re-arms
+//!   a deadline that was already due when it last fired — a session
+//!   answering the same past instant cannot make it spin).
+//!
+//! # What the loop enforces on its own
+//!
+//! Whatever the service says, output that makes no progress for
+//! [`Limits::send_timeout`] closes the connection: a peer that stopped
+//! reading cannot hold its queue (up to `--max-pending` and a response)
+//! forever.
 //!
 //! # Per loop
 //!
@@ -47,7 +65,7 @@
 //!   to no connection (the clock ticker).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::output::OutputQueue;
 use crate::stats::Stats;
@@ -63,6 +81,28 @@ pub enum Close {
     AfterFlush,
     /// Close at once: the peer is gone or cannot keep up.
     Now,
+}
+
+/// Why a new connection is not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `--max-connections` are open.
+    TooManyConnections,
+    /// `--max-connections-per-ip` are open from the client's address.
+    TooManyFromAddress,
+}
+
+/// What the loop enforces per connection, from the service's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most unused input the loop buffers for one connection.
+    pub max_input: usize,
+    /// Output stuck this long closes the connection.
+    pub send_timeout: Duration,
+    /// Open connections, all loops together.
+    pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_connections_per_ip: usize,
 }
 
 /// A connection on some loop: the loop's index and the connection's token.
@@ -87,6 +127,15 @@ pub trait Service {
     type Mail: Send + Sync + 'static;
 
     fn open(&mut self, token: usize, now: Instant) -> Self::Session;
+    /// Right after `open`: this connection is not served (write the
+    /// refusal into `out`; `close` should then say `AfterFlush`).
+    fn refuse(
+        &mut self,
+        session: &mut Self::Session,
+        refusal: Refusal,
+        out: &mut OutputQueue,
+        now: Instant,
+    );
     fn input(
         &mut self,
         session: &mut Self::Session,
@@ -102,6 +151,8 @@ pub trait Service {
         now: Instant,
     );
     fn timer(&mut self, session: &mut Self::Session, out: &mut OutputQueue, now: Instant);
+    /// A flush emptied `out`: room for output held back.
+    fn drained(&mut self, session: &mut Self::Session, out: &mut OutputQueue, now: Instant);
     fn peer_closed(&mut self, session: &mut Self::Session);
     /// The server is shutting down: end the connection the way its
     /// protocol says (a close frame, the stream's last chunk, an answer).
@@ -116,8 +167,8 @@ pub trait Service {
     fn own_deadline(&self) -> Option<Instant>;
     fn own_timer(&mut self, now: Instant);
 
-    /// Most unused input the loop buffers for one connection.
-    fn max_input(&self) -> usize;
+    /// What the loop enforces per connection.
+    fn limits(&self) -> Limits;
     /// Where the loop counts connections and bytes.
     fn stats(&self) -> &Stats;
 }

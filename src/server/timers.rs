@@ -67,6 +67,15 @@ impl Timers {
         }
     }
 
+    /// The deadline to arm after a connection last fired at `fired_at`:
+    /// `None` for one that was already due then. A session that keeps
+    /// answering the same past instant (a request stuck waiting for a body
+    /// that never comes) would otherwise be fired again at once, forever —
+    /// a zero poll timeout, a core at 100%.
+    pub fn to_arm(deadline: Option<Instant>, fired_at: Option<Instant>) -> Option<Instant> {
+        deadline.filter(|&at| fired_at.is_none_or(|fired| at > fired))
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }
@@ -93,6 +102,18 @@ mod tests {
         let (token, serial, at) = timers.pop_due(t0 + Duration::from_secs(1)).unwrap();
         assert_eq!((token, serial), (3, 7));
         assert!(Timers::claim(&mut s, at));
+    }
+
+    #[test]
+    fn a_deadline_already_handled_is_never_armed_again() {
+        let t0 = Instant::now();
+        let s = |n| t0 + Duration::from_secs(n);
+        assert_eq!(Timers::to_arm(Some(s(5)), None), Some(s(5)));
+        // Fired at 10 for a deadline of 5 that the session still reports.
+        assert_eq!(Timers::to_arm(Some(s(5)), Some(s(10))), None);
+        assert_eq!(Timers::to_arm(Some(s(10)), Some(s(10))), None);
+        assert_eq!(Timers::to_arm(Some(s(11)), Some(s(10))), Some(s(11)));
+        assert_eq!(Timers::to_arm(None, Some(s(10))), None);
     }
 
     #[test]

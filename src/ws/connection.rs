@@ -24,6 +24,12 @@
 //! the server should close the TCP connection first). Pongs and closes are
 //! appended to the same output queue as everything else, so they can never
 //! be lost to a `WouldBlock` or overtake data already queued.
+//!
+//! Pongs are bounded too. While the caller says its output is full
+//! ([`WsConnection::hold_pongs`]) a ping's pong is held instead of written,
+//! and a later ping replaces it: §5.5.3 lets an endpoint that received
+//! several pings answer only the most recent one. A client that pings
+//! without reading costs one pong, not every byte it sends.
 
 use super::frame::{close_code, write_close, write_frame, FrameHeader, OpCode, ProtocolError};
 use super::mask::apply_mask;
@@ -62,6 +68,10 @@ pub struct WsConnection {
     /// The payload of the control frame being received.
     control: Vec<u8>,
     state: WsState,
+    /// The caller's output is full: pongs wait in `held_pong`.
+    hold_pongs: bool,
+    /// The pong for the latest ping received while holding.
+    held_pong: Option<Vec<u8>>,
 }
 
 impl WsConnection {
@@ -71,7 +81,28 @@ impl WsConnection {
             message: MessageAssembler::new(max_message),
             control: Vec::new(),
             state: WsState::Open,
+            hold_pongs: false,
+            held_pong: None,
         }
+    }
+
+    /// Says whether the caller's output is full. While it is, pongs are
+    /// held (only the latest: §5.5.3); when it no longer is, the held pong
+    /// is written to `out`.
+    pub fn hold_pongs(&mut self, full: bool, out: &mut Vec<u8>) {
+        self.hold_pongs = full;
+        if !full {
+            if let Some(payload) = self.held_pong.take() {
+                if self.state == WsState::Open {
+                    write_frame(out, OpCode::Pong, &payload);
+                }
+            }
+        }
+    }
+
+    /// Bytes held for the message being received (for a process budget).
+    pub fn message_in_progress(&self) -> usize {
+        self.message.in_progress()
     }
 
     pub fn state(&self) -> WsState {
@@ -204,7 +235,10 @@ impl WsConnection {
             OpCode::Ping => {
                 // §5.5.2: answer with a Pong carrying the same payload (not
                 // once we have sent a Close: nothing may follow it).
-                if self.state == WsState::Open {
+                if self.state == WsState::Open && self.hold_pongs {
+                    // §5.5.3: only the most recent ping needs its pong.
+                    self.held_pong = Some(self.control.clone());
+                } else if self.state == WsState::Open {
                     write_frame(out, OpCode::Pong, &self.control);
                 }
             }

@@ -237,3 +237,20 @@ proptest! {
         prop_assert_eq!(events, vec![text(&original)]);
     }
 }
+
+#[test]
+fn while_output_is_full_only_the_latest_ping_is_answered() {
+    let mut ws = WsConnection::new(1 << 20);
+    let (mut out, mut events) = (Vec::new(), Vec::new());
+    ws.hold_pongs(true, &mut out);
+    let mut pings = Vec::new();
+    for i in 0..100u8 {
+        pings.extend(frame(true, OpCode::Ping, &[i]));
+    }
+    assert_eq!(ws.receive(&pings, &mut out, &mut events), pings.len());
+    assert!(out.is_empty(), "nothing written while full");
+    ws.hold_pongs(false, &mut out);
+    assert_eq!(out, [0x8a, 1, 99], "one pong, for the last ping");
+    ws.hold_pongs(false, &mut out);
+    assert_eq!(out.len(), 3, "and only once");
+}

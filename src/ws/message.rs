@@ -92,6 +92,15 @@ impl MessageAssembler {
         Ok(())
     }
 
+    /// Memory held for the message in progress (its buffer's capacity: what
+    /// it costs, not just what arrived); 0 between messages.
+    pub fn in_progress(&self) -> usize {
+        match self.current {
+            Some(_) => self.buffer.capacity(),
+            None => 0,
+        }
+    }
+
     /// Offers a buffer for the next message (a finished message's, or one
     /// from the caller's pool). Kept when there is no message in progress and
     /// no buffer yet; otherwise handed back.
