@@ -26,10 +26,15 @@
 //!                         CORS (asked by the routes; not wired in yet)
 //!                │        (pure: no sockets, no clocks — `now` is an argument)
 //!                ▼
-//!             hub         channels: the retained log with ids, subscribers
+//!             hub         channels: subscribers, and a window of each
+//!                │        channel's newest messages in memory
+//!                ▼
+//!             store       the retained log with ids: SQLite in a data
+//!                         directory (durable), or memory (`--memory`)
 //!
 //!  beside them: output (a connection's queue of bytes to send), buffers (a
-//!  per-loop pool of byte buffers), stats (counters), config (every setting)
+//!  per-loop pool of byte buffers), budget (bytes held across connections),
+//!  stats (counters, /metrics), config (every setting)
 //! ```
 //!
 //! ## One message, from `POST` to every subscriber
@@ -45,13 +50,17 @@
 //!    RFC 9112 §6.3 framing rules), then the body is handed out in pieces
 //!    until `End` — the same for any split of the stream.
 //! 3. **It is routed.** [`app::routes`] sees `POST /ch/demo`, checks the name
-//!    and that the body is UTF-8, and calls [`app::subscription::publish`].
-//! 4. **The hub appends it.** [`hub::Hub::publish`] gives it the channel's
-//!    next id and a timestamp, keeps it in the retained log, and returns the
-//!    subscribers to wake (parked long polls are removed as they are woken).
-//!    The app wraps the message in one [`app::Delivery`] and queues it as
-//!    mail for those subscribers.
-//! 5. **The publisher is answered** `{"id":N}` — written into its output queue.
+//!    and that the body is UTF-8, and calls [`app::subscription::publish`],
+//!    which adds it to this loop pass's batch; the request waits.
+//! 4. **The store commits it.** When the pass has read everything ready, the
+//!    loop asks for mail and [`app::subscription::commit`] hands the batch
+//!    to [`hub::Hub::publish`]: one [`store::Store::append`] transaction
+//!    gives each message its channel's next id and makes it durable; the hub
+//!    keeps it in the channel's window and returns the subscribers to wake
+//!    (parked long polls are removed as they are woken). The app wraps each
+//!    message in one [`app::Delivery`] and queues it as mail for them.
+//! 5. **The publisher is answered** `{"id":N}` — only now, once the message
+//!    is stored (or `507`/`503` if the store refused it).
 //! 6. **The loop delivers.** At the end of the pass the loop takes the mail
 //!    ([`server::Service::next_mail`]) and hands the one shared delivery to
 //!    every subscriber's session (subscribers on other loops get it through
