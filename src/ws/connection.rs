@@ -31,9 +31,11 @@
 //! several pings answer only the most recent one. A client that pings
 //! without reading costs one pong, not every byte it sends.
 
+use super::deflate::{Deflater, Inflater};
 use super::frame::{close_code, write_close, write_frame, FrameHeader, OpCode, ProtocolError};
 use super::mask::apply_mask;
 use super::message::{MessageAssembler, WsMessage};
+use super::negotiation::DeflateParams;
 
 /// What the peer did.
 #[derive(Debug, PartialEq, Eq)]
@@ -72,17 +74,47 @@ pub struct WsConnection {
     hold_pongs: bool,
     /// The pong for the latest ping received while holding.
     held_pong: Option<Vec<u8>>,
+    /// What permessage-deflate agreed, if it was.
+    deflate: Option<DeflateParams>,
+    /// Our compressor, when deflate was agreed.
+    deflater: Option<Deflater>,
 }
 
 impl WsConnection {
+    /// A connection without extensions.
     pub fn new(max_message: usize) -> WsConnection {
+        WsConnection::with_deflate(max_message, None)
+    }
+
+    /// A connection with permessage-deflate, when the handshake agreed it.
+    /// `max_message` limits a message's size after inflating.
+    pub fn with_deflate(max_message: usize, deflate: Option<DeflateParams>) -> WsConnection {
         WsConnection {
             receiving: Receiving::Header,
-            message: MessageAssembler::new(max_message),
+            message: MessageAssembler::new(max_message, deflate.as_ref().map(Inflater::new)),
             control: Vec::new(),
             state: WsState::Open,
             hold_pongs: false,
             held_pong: None,
+            deflate,
+            deflater: deflate.map(Deflater::new),
+        }
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake.
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.deflate.as_ref()
+    }
+
+    /// Appends a whole message as one frame: compressed when deflate was
+    /// agreed. Returns the size of its payload on the wire.
+    pub fn write_message(&mut self, opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) -> usize {
+        match &mut self.deflater {
+            Some(deflater) => deflater.write_frame(opcode, payload, out),
+            None => {
+                write_frame(out, opcode, payload);
+                payload.len()
+            }
         }
     }
 
@@ -183,7 +215,15 @@ impl WsConnection {
                         reason: "client frames must be masked",
                     });
                 }
-                if !header.opcode.is_control() {
+                if header.opcode.is_control() {
+                    // RFC 7692 §6.1: never RSV1 on a control frame.
+                    if header.rsv1 {
+                        return Err(ProtocolError {
+                            code: close_code::PROTOCOL_ERROR,
+                            reason: "RSV1 set on a control frame",
+                        });
+                    }
+                } else {
                     self.message.begin_frame(&header)?;
                 }
                 self.receiving = Receiving::Payload {
@@ -300,4 +340,4 @@ fn parse_close(payload: &[u8]) -> Result<Option<u16>, ProtocolError> {
 
 #[cfg(test)]
 #[path = "connection_tests.rs"]
-mod tests;
+pub(crate) mod tests;

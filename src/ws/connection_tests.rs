@@ -14,7 +14,12 @@ fn frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
 
 /// Feeds `input` in pieces of `piece` bytes; returns events and output.
 fn run(input: &[u8], piece: usize) -> (Vec<WsEvent>, Vec<u8>) {
-    let mut ws = WsConnection::new(1 << 20);
+    feed(WsConnection::new(1 << 20), input, piece)
+}
+
+/// Feeds `input` to `ws` in pieces of `piece` bytes, as reads would bring
+/// it; returns events and output.
+pub(crate) fn feed(mut ws: WsConnection, input: &[u8], piece: usize) -> (Vec<WsEvent>, Vec<u8>) {
     let (mut events, mut out, mut buffered) = (Vec::new(), Vec::new(), Vec::new());
     for part in input.chunks(piece.max(1)) {
         buffered.extend_from_slice(part);
@@ -39,6 +44,7 @@ fn text(s: &str) -> WsEvent {
     WsEvent::Message(WsMessage {
         opcode: OpCode::Text,
         data: s.as_bytes().to_vec(),
+        compressed_len: None,
     })
 }
 
@@ -185,7 +191,7 @@ proptest! {
         let mut out = Vec::new();
         write_client_frame(&mut out, fin, opcode, &payload, mask);
         let (header, n) = FrameHeader::parse(&out).unwrap().unwrap();
-        prop_assert_eq!(header, FrameHeader { fin, opcode, mask: Some(mask), payload_len: len as u64 });
+        prop_assert_eq!(header, FrameHeader { fin, rsv1: false, opcode, mask: Some(mask), payload_len: len as u64 });
         let mut body = out[n..].to_vec();
         apply_mask(&mut body, mask, 0);
         prop_assert_eq!(body, payload);
@@ -214,7 +220,7 @@ proptest! {
                 }
             }
         }
-        let expected: Vec<WsEvent> = messages.into_iter().map(|data| WsEvent::Message(WsMessage { opcode: OpCode::Binary, data })).collect();
+        let expected: Vec<WsEvent> = messages.into_iter().map(|data| WsEvent::Message(WsMessage { opcode: OpCode::Binary, data, compressed_len: None })).collect();
         prop_assert_eq!(events, expected);
     }
 

@@ -82,6 +82,9 @@ pub mod close_code {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
     pub fin: bool,
+    /// RSV1: with permessage-deflate, "this message is compressed" (RFC
+    /// 7692 §6); the connection decides whether it is allowed.
+    pub rsv1: bool,
     pub opcode: OpCode,
     /// The masking key; every client frame has one (§5.1).
     pub mask: Option<[u8; 4]>,
@@ -110,10 +113,13 @@ impl FrameHeader {
             return Ok(None);
         };
         // §5.2: RSV1-3 MUST be 0 unless an extension defining them was
-        // negotiated; we negotiate none.
-        if first & 0x70 != 0 {
+        // negotiated. The only one we negotiate, permessage-deflate, defines
+        // RSV1 alone (RFC 7692 §6); whether it was agreed is the
+        // connection's to check.
+        if first & 0x30 != 0 {
             return Err(protocol("reserved bits set without an extension"));
         }
+        let rsv1 = first & 0x40 != 0;
         // §5.2: reserved opcodes fail the connection.
         let opcode = OpCode::from_bits(first & 0x0F).ok_or(protocol("reserved opcode"))?;
         let fin = first & 0x80 != 0;
@@ -158,6 +164,7 @@ impl FrameHeader {
         Ok(Some((
             FrameHeader {
                 fin,
+                rsv1,
                 opcode,
                 mask,
                 payload_len,
@@ -169,7 +176,17 @@ impl FrameHeader {
 
 /// Appends an unmasked header (servers never mask, §5.1).
 pub fn write_header(out: &mut Vec<u8>, fin: bool, opcode: OpCode, len: usize) {
-    out.push(u8::from(fin) << 7 | opcode.bits());
+    write_first_byte_and_length(out, u8::from(fin) << 7 | opcode.bits(), len);
+}
+
+/// Appends the header of a whole compressed message: FIN and RSV1 set
+/// (RFC 7692 §6: RSV1 on the first frame of a compressed message).
+pub fn write_compressed_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
+    write_first_byte_and_length(out, 0x80 | 0x40 | opcode.bits(), len);
+}
+
+fn write_first_byte_and_length(out: &mut Vec<u8>, first: u8, len: usize) {
+    out.push(first);
     match len {
         0..=125 => out.push(len as u8),
         126..=0xFFFF => {
@@ -251,7 +268,12 @@ mod tests {
     #[test]
     fn header_rules() {
         let code = |bytes: &[u8]| FrameHeader::parse(bytes).unwrap_err().code;
-        assert_eq!(code(&[0xC1, 0x80, 0, 0, 0, 0]), 1002); // RSV1
+        assert_eq!(code(&[0xA1, 0x80, 0, 0, 0, 0]), 1002); // RSV2
+        assert_eq!(code(&[0x91, 0x80, 0, 0, 0, 0]), 1002); // RSV3
+        let (h, _) = FrameHeader::parse(&[0xC1, 0x80, 0, 0, 0, 0])
+            .unwrap()
+            .unwrap();
+        assert!(h.rsv1, "RSV1 is reported, for the connection to judge");
         assert_eq!(code(&[0x83, 0x80, 0, 0, 0, 0]), 1002); // opcode 3
         assert_eq!(code(&[0x8B, 0x80, 0, 0, 0, 0]), 1002); // opcode 0xB
         assert_eq!(code(&[0x89, 0xFE, 0, 126]), 1002); // 126-byte ping

@@ -7,7 +7,14 @@
 //! and — for text — checked as UTF-8 right away. Nothing is reserved from
 //! what a header *announces*: a 14-byte header claiming 16 MiB costs 14
 //! bytes until the 16 MiB actually arrive.
+//!
+//! With permessage-deflate agreed (RFC 7692), a message whose first frame
+//! has RSV1 set is compressed: its payload goes through the inflater as it
+//! arrives, and what comes out is appended, size-checked and — for text —
+//! UTF-8-checked exactly as an uncompressed payload would be. The limit is
+//! on the inflated size, checked while inflating (see `deflate.rs`).
 
+use super::deflate::Inflater;
 use super::frame::{close_code, FrameHeader, OpCode, ProtocolError};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
@@ -17,15 +24,26 @@ use super::utf8::Utf8Validator;
 pub struct WsMessage {
     pub opcode: OpCode,
     pub data: Vec<u8>,
+    /// For a compressed message, its payload's size on the wire.
+    pub compressed_len: Option<u64>,
+}
+
+/// The message being received.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    opcode: OpCode,
+    /// `Some(bytes so far)` when the first frame had RSV1 set.
+    compressed: Option<u64>,
 }
 
 #[derive(Debug, Default)]
 pub struct MessageAssembler {
-    /// The opcode of the message in progress, if one is.
-    current: Option<OpCode>,
+    current: Option<Current>,
     buffer: Vec<u8>,
     utf8: Utf8Validator,
     max_size: usize,
+    /// Present when permessage-deflate was agreed.
+    inflater: Option<Inflater>,
 }
 
 const fn error(code: u16, reason: &'static str) -> ProtocolError {
@@ -33,16 +51,25 @@ const fn error(code: u16, reason: &'static str) -> ProtocolError {
 }
 
 impl MessageAssembler {
-    pub fn new(max_size: usize) -> Self {
+    pub fn new(max_size: usize, inflater: Option<Inflater>) -> Self {
         MessageAssembler {
             max_size,
+            inflater,
             ..Self::default()
         }
     }
 
     /// A data frame's header arrived: check it continues what it must.
     pub fn begin_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        match (header.opcode, self.current) {
+        if header.rsv1 && (header.opcode == OpCode::Continuation || self.inflater.is_none()) {
+            // RFC 7692 §6.1: RSV1 only on a message's first frame; RFC 6455
+            // §5.2: and only once an extension gave it a meaning.
+            return Err(error(
+                close_code::PROTOCOL_ERROR,
+                "RSV1 set where no compressed message may start",
+            ));
+        }
+        match (header.opcode, self.current.map(|c| c.opcode)) {
             // §5.4: a continuation needs a message to continue...
             (OpCode::Continuation, None) => {
                 return Err(error(
@@ -58,7 +85,21 @@ impl MessageAssembler {
                     "new message inside a fragmented one",
                 ))
             }
-            (opcode, None) => self.current = Some(opcode),
+            (opcode, None) => {
+                self.current = Some(Current {
+                    opcode,
+                    compressed: header.rsv1.then_some(0),
+                })
+            }
+        }
+        if let Some(Current {
+            compressed: Some(so_far),
+            ..
+        }) = &mut self.current
+        {
+            // The limit is on the inflated size, checked as it inflates.
+            *so_far = so_far.saturating_add(header.payload_len);
+            return Ok(());
         }
         if self.buffer.len() as u64 + header.payload_len > self.max_size as u64 {
             return Err(error(close_code::TOO_BIG, "message too big"));
@@ -79,15 +120,27 @@ impl MessageAssembler {
         mask: [u8; 4],
         offset: usize,
     ) -> Result<(), ProtocolError> {
-        let start = self.buffer.len();
-        self.buffer.extend_from_slice(masked);
-        apply_mask(&mut self.buffer[start..], mask, offset);
-        if self.current == Some(OpCode::Text) && self.utf8.feed(&self.buffer[start..]).is_err() {
-            // §8.1: fail as soon as the invalid byte arrives.
-            return Err(error(
-                close_code::INVALID_PAYLOAD,
-                "invalid UTF-8 in a text message",
-            ));
+        let current = self.current.expect("a frame was begun");
+        let is_text = current.opcode == OpCode::Text;
+        let Some(inflater) = self
+            .inflater
+            .as_mut()
+            .filter(|_| current.compressed.is_some())
+        else {
+            let start = self.buffer.len();
+            self.buffer.extend_from_slice(masked);
+            apply_mask(&mut self.buffer[start..], mask, offset);
+            return check_text(&mut self.utf8, is_text, &self.buffer[start..]);
+        };
+        // Unmasked a piece at a time on the stack, and inflated.
+        let mut plain = [0u8; 4096];
+        for (i, piece) in masked.chunks(plain.len()).enumerate() {
+            let plain = &mut plain[..piece.len()];
+            plain.copy_from_slice(piece);
+            apply_mask(plain, mask, offset + i * 4096);
+            let start = self.buffer.len();
+            inflater.inflate(plain, &mut self.buffer, self.max_size)?;
+            check_text(&mut self.utf8, is_text, &self.buffer[start..])?;
         }
         Ok(())
     }
@@ -127,7 +180,18 @@ impl MessageAssembler {
         if !fin {
             return Ok(None);
         }
-        let opcode = self.current.take().expect("a frame was begun");
+        let current = self.current.expect("a frame was begun");
+        let opcode = current.opcode;
+        if let (Some(_), Some(inflater)) = (current.compressed, self.inflater.as_mut()) {
+            let start = self.buffer.len();
+            inflater.finish_message(&mut self.buffer, self.max_size)?;
+            check_text(
+                &mut self.utf8,
+                opcode == OpCode::Text,
+                &self.buffer[start..],
+            )?;
+        }
+        self.current = None;
         if opcode == OpCode::Text && self.utf8.finish().is_err() {
             return Err(error(
                 close_code::INVALID_PAYLOAD,
@@ -137,6 +201,19 @@ impl MessageAssembler {
         Ok(Some(WsMessage {
             opcode,
             data: std::mem::take(&mut self.buffer),
+            compressed_len: current.compressed,
         }))
     }
+}
+
+/// Checks the next piece of a message when it is text.
+fn check_text(utf8: &mut Utf8Validator, is_text: bool, piece: &[u8]) -> Result<(), ProtocolError> {
+    if is_text && utf8.feed(piece).is_err() {
+        // §8.1: fail as soon as the invalid byte arrives.
+        return Err(error(
+            close_code::INVALID_PAYLOAD,
+            "invalid UTF-8 in a text message",
+        ));
+    }
+    Ok(())
 }

@@ -5,6 +5,8 @@
 //! - [`mask`]: client-to-server masking, eight bytes at a time;
 //! - [`utf8`]: incremental UTF-8 validation across fragments;
 //! - [`message`]: fragments assembled into messages;
+//! - [`negotiation`]: which permessage-deflate offer is accepted (RFC 7692);
+//! - [`deflate`]: compressing and inflating messages (RFC 7692);
 //! - [`connection`]: the connection state machine — control frames and
 //!   the close handshake.
 //!
@@ -13,11 +15,14 @@
 //! and bytes out. `app/websocket.rs` connects it to the loop.
 
 pub mod connection;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+pub mod negotiation;
 pub mod utf8;
 
 pub use connection::{WsConnection, WsEvent, WsState};
 pub use frame::{close_code, OpCode};
+pub use negotiation::{DeflateParams, DeflatePolicy};
