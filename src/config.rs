@@ -58,8 +58,12 @@ pub struct Config {
     pub ws_max_duration: Option<Duration>,
     /// Ping an idle WebSocket this often; close it if no pong follows. Default 30 s.
     pub ws_ping: Duration,
-    /// Largest WebSocket message (close `1009` above). Default 16 MiB.
+    /// Largest WebSocket message (close `1009` above), counted after
+    /// inflating a compressed one. Default 16 MiB.
     pub max_ws_message: usize,
+    /// Accept permessage-deflate (RFC 7692) when a client offers it.
+    /// Default on: every browser offers it, and it cuts JSON several-fold.
+    pub ws_deflate: bool,
     /// Publish the server's clock to channel `clock` this often. Default off
     /// (the binary turns it on at 1 s).
     pub ticker: Option<Duration>,
@@ -139,6 +143,7 @@ impl Default for Config {
             ws_max_duration: None,
             ws_ping: Duration::from_secs(30),
             max_ws_message: 16 * 1024 * 1024,
+            ws_deflate: true,
             ticker: None,
             jwt_secret: None,
             subscribe_needs_token: false,
@@ -196,7 +201,8 @@ OPTIONS:
   --sse-max-duration SECONDS  end streams after this long [default: off]
   --ws-ping SECONDS        ping idle WebSockets      [default: 30]
   --ws-max-duration SECONDS  close channel WebSockets after this long [default: off]
-  --max-ws-message BYTES   largest WebSocket message [default: 16777216]
+  --max-ws-message BYTES   largest WebSocket message, once inflated [default: 16777216]
+  --ws-deflate on|off      accept permessage-deflate compression [default: on]
   --ticker SECONDS         publish the clock to channel `clock`, 0 = off [default: 1]
   --shutdown-timeout SECONDS  longest drain on SIGTERM/SIGINT [default: 10]
   --jwt-secret-file PATH   HS256 secret (at least 32 bytes) for access tokens;
@@ -316,6 +322,13 @@ pub fn parse_args_with_env(
                 config.ws_max_duration = Some(seconds()?).filter(|d| !d.is_zero())
             }
             "--max-ws-message" => config.max_ws_message = number()? as usize,
+            "--ws-deflate" => {
+                config.ws_deflate = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(format!("--ws-deflate: `{value}` is not on or off")),
+                }
+            }
             "--ticker" => config.ticker = Some(seconds()?).filter(|d| !d.is_zero()),
             "--jwt-secret-file" => config.jwt_secret = Some(Secret::from_file(Path::new(&value))?),
             "--allow-origin" => config.allow_origin = AllowedOrigins::parse(&value)?,
@@ -516,6 +529,22 @@ mod tests {
             "--sync: `always` is not normal or full"
         );
         assert_eq!(parse(&["--data"]).unwrap_err(), "--data needs a value");
+    }
+
+    #[test]
+    fn ws_deflate_is_on_unless_turned_off() {
+        let deflate = |args: &[&str]| match parse(args) {
+            Ok(Command::Run(c)) => Ok(c.ws_deflate),
+            Ok(Command::Help) => panic!(),
+            Err(e) => Err(e),
+        };
+        assert_eq!(deflate(&[]), Ok(true));
+        assert_eq!(deflate(&["--ws-deflate", "off"]), Ok(false));
+        assert_eq!(deflate(&["--ws-deflate", "on"]), Ok(true));
+        assert_eq!(
+            deflate(&["--ws-deflate", "yes"]),
+            Err("--ws-deflate: `yes` is not on or off".to_owned())
+        );
     }
 
     #[test]

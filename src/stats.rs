@@ -43,6 +43,12 @@ pub struct Stats {
     responses: [AtomicU64; STATUSES.len() + 1],
     /// The table: one counter per [`Count`].
     counts: [AtomicU64; ROWS.len()],
+    /// permessage-deflate: message payloads we compressed, before and after.
+    pub ws_deflate_payload_bytes_out: AtomicU64,
+    pub ws_deflate_compressed_bytes_out: AtomicU64,
+    /// Compressed messages received, before and after inflating.
+    pub ws_deflate_compressed_bytes_in: AtomicU64,
+    pub ws_deflate_payload_bytes_in: AtomicU64,
 }
 
 /// A metric family: its name, type and help line.
@@ -272,6 +278,26 @@ impl Stats {
                 "Bytes written to clients.",
                 &self.bytes_out,
             ),
+            (
+                "rtweb_ws_deflate_payload_bytes_out_total",
+                "WebSocket message payloads compressed (permessage-deflate), before compressing.",
+                &self.ws_deflate_payload_bytes_out,
+            ),
+            (
+                "rtweb_ws_deflate_compressed_bytes_out_total",
+                "The same payloads after compressing.",
+                &self.ws_deflate_compressed_bytes_out,
+            ),
+            (
+                "rtweb_ws_deflate_compressed_bytes_in_total",
+                "Compressed WebSocket message payloads received.",
+                &self.ws_deflate_compressed_bytes_in,
+            ),
+            (
+                "rtweb_ws_deflate_payload_bytes_in_total",
+                "The same payloads after inflating.",
+                &self.ws_deflate_payload_bytes_in,
+            ),
         ];
         for (name, help, counter) in totals {
             family(&mut text, name, "counter", help);
@@ -323,7 +349,9 @@ impl Stats {
                 "{{\"connections\":{{\"http\":{},\"longpoll\":{},\"sse\":{},\"websocket\":{}}},",
                 "\"connections_accepted\":{},\"requests\":{},",
                 "\"messages_published\":{},\"messages_delivered\":{},",
-                "\"bytes_in\":{},\"bytes_out\":{},\"draining\":{}}}"
+                "\"bytes_in\":{},\"bytes_out\":{},\"draining\":{},",
+                "\"ws_deflate\":{{\"payload_bytes_out\":{},\"compressed_bytes_out\":{},",
+                "\"compressed_bytes_in\":{},\"payload_bytes_in\":{}}}}}"
             ),
             get(&self.connections_http),
             get(&self.connections_longpoll),
@@ -336,6 +364,10 @@ impl Stats {
             get(&self.bytes_in),
             get(&self.bytes_out),
             self.draining.load(Relaxed),
+            get(&self.ws_deflate_payload_bytes_out),
+            get(&self.ws_deflate_compressed_bytes_out),
+            get(&self.ws_deflate_compressed_bytes_in),
+            get(&self.ws_deflate_payload_bytes_in),
         )
     }
 }
