@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 use crate::http::chunked;
 use crate::hub::Message;
 use crate::sse;
+use crate::ws::deflate::compressed_frame;
 use crate::ws::frame::{write_frame, OpCode};
 
 /// How messages are framed for one subscriber.
@@ -24,16 +25,23 @@ pub enum Transport {
     SsePlain,
     /// A WebSocket text frame holding the message's JSON.
     WebSocket,
+    /// The same, compressed (RFC 7692) from an empty window: the client
+    /// agreed `server_no_context_takeover`, so the frame is the same for
+    /// every such subscriber with this window size (9..=15; 8 is sent as 9).
+    WebSocketDeflate { window_bits: u8 },
 }
 
 impl Transport {
-    const COUNT: usize = 3;
+    const COUNT: usize = 3 + 7;
 
     fn index(self) -> usize {
         match self {
             Transport::SseChunked => 0,
             Transport::SsePlain => 1,
             Transport::WebSocket => 2,
+            Transport::WebSocketDeflate { window_bits } => {
+                3 + usize::from(window_bits.clamp(9, 15) - 9)
+            }
         }
     }
 
@@ -41,6 +49,9 @@ impl Transport {
     pub fn encode(self, message: &Message, out: &mut Vec<u8>) {
         match self {
             Transport::WebSocket => write_frame(out, OpCode::Text, message.json.as_bytes()),
+            Transport::WebSocketDeflate { window_bits } => {
+                compressed_frame(OpCode::Text, message.json.as_bytes(), window_bits, out);
+            }
             sse_transport => sse_transport.frame_stream_bytes(out, |event| {
                 sse::encode_event(event, Some(message.id), None, &message.data)
             }),
@@ -49,10 +60,13 @@ impl Transport {
 
     /// Appends the marker that says messages after the client's id were
     /// dropped from the log: `event: gap` on a stream, `{"gap":true}` on a
-    /// WebSocket.
+    /// WebSocket (uncompressed even after deflate was agreed: RFC 7692 §6
+    /// lets each message choose).
     pub fn encode_gap(self, out: &mut Vec<u8>) {
         match self {
-            Transport::WebSocket => write_frame(out, OpCode::Text, br#"{"gap":true}"#),
+            Transport::WebSocket | Transport::WebSocketDeflate { .. } => {
+                write_frame(out, OpCode::Text, br#"{"gap":true}"#)
+            }
             sse_transport => sse_transport
                 .frame_stream_bytes(out, |event| sse::encode_event(event, None, Some("gap"), "")),
         }
@@ -67,7 +81,7 @@ impl Transport {
     /// `{"ready":true,"last_id":N}` with the channel's newest id.
     pub fn encode_ready(self, position: u64, last_id: u64, out: &mut Vec<u8>) {
         match self {
-            Transport::WebSocket => {
+            Transport::WebSocket | Transport::WebSocketDeflate { .. } => {
                 let json = format!("{{\"ready\":true,\"last_id\":{last_id}}}");
                 write_frame(out, OpCode::Text, json.as_bytes())
             }
@@ -140,6 +154,8 @@ mod tests {
             Transport::SseChunked,
             Transport::SsePlain,
             Transport::WebSocket,
+            Transport::WebSocketDeflate { window_bits: 9 },
+            Transport::WebSocketDeflate { window_bits: 15 },
         ] {
             let mut replayed = Vec::new();
             transport.encode(&message, &mut replayed);

@@ -28,7 +28,7 @@ use crate::http::{HttpError, Method, RequestHead, Response, Status};
 use crate::hub::{valid_channel_name, Replay};
 use crate::stats::Stats;
 use crate::store::StoreError;
-use crate::ws::handshake;
+use crate::ws::{handshake, DeflatePolicy};
 
 /// The demo page, compiled into the binary.
 const INDEX_HTML: &str = include_str!("../../static/index.html");
@@ -63,7 +63,7 @@ pub enum Action {
     /// Switch to WebSocket (the handshake was valid; `accept` is its answer).
     WebSocket {
         endpoint: Endpoint,
-        accept: String,
+        accept: handshake::Accepted,
     },
 }
 
@@ -116,7 +116,7 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
         }));
     }
     if path == "/echo" {
-        return echo(head, body);
+        return echo(head, body, app);
     }
     let Some(rest) = path.strip_prefix("/ch/") else {
         return Err(Response::text(Status::NOT_FOUND, "no such path"));
@@ -168,7 +168,10 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
             })
         }
         "ws" => {
-            let accept = handshake::validate(head)?;
+            // Broadcast compresses each message once for every subscriber:
+            // only possible when none keeps a compression context.
+            let policy = deflate_policy(app, DeflatePolicy::NoServerContextTakeover);
+            let accept = handshake::validate(head, policy)?;
             let after = number(head, "after")?;
             let endpoint = Endpoint::Channel { channel, after };
             Ok(Action::WebSocket { endpoint, accept })
@@ -183,6 +186,15 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
             };
             Ok(Action::EventStream { channel, after })
         }
+    }
+}
+
+/// permessage-deflate as `--ws-deflate` allows.
+fn deflate_policy(app: &App, wanted: DeflatePolicy) -> DeflatePolicy {
+    if app.config().ws_deflate {
+        wanted
+    } else {
+        DeflatePolicy::Off
     }
 }
 
@@ -203,12 +215,14 @@ fn last_event_id(head: &RequestHead) -> Option<u64> {
 /// `/echo`: a WebSocket handshake (what Autobahn tests), or, without an
 /// upgrade, any method answered `200` with the request body — an echoing
 /// origin for HTTP conformance suites.
-fn echo(head: &RequestHead, body: Vec<u8>) -> Result<Action, Response> {
+fn echo(head: &RequestHead, body: Vec<u8>, app: &App) -> Result<Action, Response> {
     let upgrading = head.header("upgrade").is_some()
         || head.header("sec-websocket-key").is_some()
         || head.header_has_token("connection", "upgrade");
     if upgrading {
-        let accept = handshake::validate(head)?;
+        // One connection, one compressor: it may keep its context.
+        let accept =
+            handshake::validate(head, deflate_policy(app, DeflatePolicy::ContextTakeover))?;
         return Ok(Action::WebSocket {
             endpoint: Endpoint::Echo,
             accept,

@@ -21,6 +21,7 @@ use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::stats::{Count, Stats};
 use crate::store::{NewMessage, StoreError};
+use crate::ws::frame::FrameHeader;
 
 /// A new channel would exceed `--max-channels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +208,11 @@ impl Subscription {
             return true;
         }
         if Some(id) == self.last_id.checked_add(1) {
-            out.push_shared(delivery.bytes(self.transport));
+            let bytes = delivery.bytes(self.transport);
+            if let Transport::WebSocketDeflate { .. } = self.transport {
+                count_deflated_frame(&delivery.message, &bytes, app);
+            }
+            out.push_shared(bytes);
             Stats::add(&app.stats().messages_delivered, 1);
             self.last_id = id;
         } else {
@@ -236,5 +241,13 @@ impl App {
             token,
             once,
         }
+    }
+}
+
+/// `/stats`: a shared compressed frame's payload, before and after.
+fn count_deflated_frame(message: &Message, frame: &[u8], app: &App) {
+    if let Ok(Some((header, _))) = FrameHeader::parse(frame) {
+        let compressed = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        super::websocket::count_deflated(app, message.json.len(), compressed);
     }
 }

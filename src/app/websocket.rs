@@ -34,7 +34,7 @@ use crate::buffers;
 use crate::http::Response;
 use crate::output::OutputQueue;
 use crate::server::Close;
-use crate::stats::Count;
+use crate::stats::{Count, Stats};
 use crate::store::StoreError;
 use crate::ws::frame::{write_frame, write_header, OpCode};
 use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
@@ -76,21 +76,26 @@ pub struct WebSocket {
 }
 
 impl WebSocket {
-    /// Answers `101`, and for a channel replays and subscribes.
     /// Answers `101`, and for a channel replays and subscribes. `Err`: the
     /// store failed before the upgrade; answer this instead (§4.2.2: a
     /// refused handshake gets its status, never a 101 first).
     pub fn start(
         token: usize,
         endpoint: Endpoint,
-        accept: &str,
+        accept: &handshake::Accepted,
         out: &mut OutputQueue,
         app: &mut App,
     ) -> Result<WebSocket, Response> {
+        let transport = match accept.deflate {
+            Some(deflate) => Transport::WebSocketDeflate {
+                window_bits: deflate.server_max_window_bits,
+            },
+            None => Transport::WebSocket,
+        };
         let mut opened = match endpoint {
             Endpoint::Echo => None,
             Endpoint::Channel { channel, after } => Some(
-                Subscription::open(channel, after, Transport::WebSocket, token, app)
+                Subscription::open(channel, after, transport, token, app)
                     .map_err(|e| store_refusal(&e))?,
             ),
         };
@@ -110,7 +115,7 @@ impl WebSocket {
         };
         Ok(WebSocket {
             token,
-            conn: WsConnection::new(app.config().max_ws_message),
+            conn: WsConnection::with_deflate(app.config().max_ws_message, accept.deflate),
             role,
             awaiting_pong: false,
             next_check: app.now + app.config().ws_ping,
@@ -175,15 +180,34 @@ impl WebSocket {
     }
 
     fn on_event(&mut self, event: WsEvent, out: &mut OutputQueue, app: &mut App) {
+        if let WsEvent::Message(message) = &event {
+            if let Some(compressed) = message.compressed_len {
+                let stats = app.stats();
+                Stats::add(&stats.ws_deflate_compressed_bytes_in, compressed);
+                Stats::add(
+                    &stats.ws_deflate_payload_bytes_in,
+                    message.data.len() as u64,
+                );
+            }
+        }
         match (event, &self.role) {
             (WsEvent::Message(message), Role::Echo) => {
                 // After our Close nothing more may be sent (§5.5.1).
                 if self.conn.state() != WsState::Open {
                     return;
                 }
-                // A large payload moves into the output queue as it is; a
-                // small one is copied next to its header and its buffer reused.
-                if message.data.len() >= ZERO_COPY_FROM {
+                if self.conn.deflate().is_some() {
+                    // Compressed with this connection's own context.
+                    let sent = out.with_owned(|buf| {
+                        self.conn.write_message(message.opcode, &message.data, buf)
+                    });
+                    count_deflated(app, message.data.len(), sent);
+                    if let Some(unused) = self.conn.recycle(message.data) {
+                        buffers::give_back(unused);
+                    }
+                } else if message.data.len() >= ZERO_COPY_FROM {
+                    // A large payload moves into the output queue as it is; a
+                    // small one is copied next to its header and its buffer reused.
                     out.with_owned(|buf| {
                         write_header(buf, true, message.opcode, message.data.len())
                     });
@@ -329,4 +353,11 @@ impl WebSocket {
             subscription.stop(self.token, app);
         }
     }
+}
+
+/// `/stats`: a payload we compressed, before and after.
+pub fn count_deflated(app: &App, payload: usize, compressed: usize) {
+    let stats = app.stats();
+    Stats::add(&stats.ws_deflate_payload_bytes_out, payload as u64);
+    Stats::add(&stats.ws_deflate_compressed_bytes_out, compressed as u64);
 }
