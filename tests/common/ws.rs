@@ -15,6 +15,8 @@ pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
     pub fin: bool,
+    /// Set on a compressed message's first frame (permessage-deflate).
+    pub rsv1: bool,
     pub opcode: OpCode,
     pub payload: Vec<u8>,
 }
@@ -51,8 +53,13 @@ pub fn handshake_request(target: &str, extra: &str) -> String {
 impl WsClient {
     /// Connects and completes the handshake, asserting the `101`.
     pub fn connect(addr: SocketAddr, target: &str) -> WsClient {
+        WsClient::connect_with(addr, target, "").0
+    }
+
+    /// Connects with `extra` header lines; returns the `101` too.
+    pub fn connect_with(addr: SocketAddr, target: &str, extra: &str) -> (WsClient, Reply) {
         let mut client = Client::connect(addr);
-        client.send(handshake_request(target, ""));
+        client.send(handshake_request(target, extra));
         let reply: Reply = client.head();
         assert_eq!(reply.status, 101, "handshake refused");
         assert_eq!(
@@ -70,7 +77,7 @@ impl WsClient {
             assert!(opening["last_id"].is_u64(), "first frame: {opening}");
             ws.opening = Some(opening);
         }
-        ws
+        (ws, reply)
     }
 
     pub fn send_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
@@ -100,6 +107,7 @@ impl WsClient {
         let payload = self.client.take(h.payload_len as usize);
         Frame {
             fin: h.fin,
+            rsv1: h.rsv1,
             opcode: h.opcode,
             payload,
         }
