@@ -8,12 +8,22 @@
 //! that would go over the budget is refused: the client gets `503` (a body)
 //! or close `1009` (a message), and the bytes are never held.
 //!
+//! The first [`UNCHARGED`] bytes of each holder are not charged: a small
+//! request or message — what a well-behaved client sends — is never refused
+//! because others have spent the budget. The bound is still hard:
+//! `--max-buffered` plus `UNCHARGED` per connection, and connections are
+//! capped by `--max-connections`.
+//!
 //! A [`Held`] is one holder's share: it grows as the bytes arrive and gives
 //! everything back when dropped — so a connection that goes away for any
 //! reason releases its share without anyone having to remember.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// Bytes each holder may hold before it is charged (16 KiB: a small POST
+/// or a chat-sized WebSocket message, partial or not).
+pub const UNCHARGED: usize = 16 * 1024;
 
 #[derive(Debug)]
 pub struct Budget {
@@ -63,15 +73,17 @@ impl Held {
         }
     }
 
-    /// Makes the share `bytes`: false when growing it would exceed the
-    /// budget (the share stays as it was).
+    /// Makes the holder's bytes `bytes` (charged beyond [`UNCHARGED`]):
+    /// false when growing the charge would exceed the budget (the share
+    /// stays as it was).
     pub fn set(&mut self, bytes: usize) -> bool {
-        if bytes > self.bytes {
-            if !self.budget.charge(bytes - self.bytes) {
+        let (was, now) = (self.charged(), bytes.saturating_sub(UNCHARGED));
+        if now > was {
+            if !self.budget.charge(now - was) {
                 return false;
             }
         } else {
-            self.budget.release(self.bytes - bytes);
+            self.budget.release(was - now);
         }
         self.bytes = bytes;
         true
@@ -80,11 +92,15 @@ impl Held {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+
+    fn charged(&self) -> usize {
+        self.bytes.saturating_sub(UNCHARGED)
+    }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.budget.release(self.bytes);
+        self.budget.release(self.charged());
     }
 }
 
@@ -92,19 +108,34 @@ impl Drop for Held {
 mod tests {
     use super::*;
 
+    const FREE: usize = UNCHARGED;
+
     #[test]
     fn shares_add_up_and_are_given_back() {
         let budget = Budget::new(100);
         let mut a = Held::new(&budget);
         let mut b = Held::new(&budget);
-        assert!(a.set(60));
-        assert!(!b.set(41), "over the budget: refused");
+        assert!(a.set(FREE + 60));
+        assert!(!b.set(FREE + 41), "over the budget: refused");
         assert_eq!(b.bytes(), 0);
-        assert!(b.set(40));
-        assert!(a.set(10));
+        assert!(b.set(FREE + 40));
+        assert!(a.set(FREE + 10));
         assert_eq!(budget.used(), 50);
         drop(b);
         assert_eq!(budget.used(), 10);
         assert!(!a.set(usize::MAX), "never wraps");
+        assert!(a.set(5));
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn small_holders_are_served_when_the_budget_is_spent() {
+        let budget = Budget::new(100);
+        let mut big = Held::new(&budget);
+        assert!(big.set(FREE + 100));
+        let mut small = Held::new(&budget);
+        assert!(small.set(FREE), "the uncharged allowance is always there");
+        assert!(!small.set(FREE + 1));
+        assert_eq!(budget.used(), 100);
     }
 }

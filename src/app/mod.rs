@@ -39,6 +39,9 @@ pub use delivery::Delivery;
 pub use session::Session;
 
 /// What a connection is sent by the app (through the loop's mail).
+// Mail always travels as `Arc<Mail>`, made once and shared by every
+// recipient: the size of the small variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Mail {
     /// A committed message, for its subscribers.

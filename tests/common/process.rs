@@ -107,3 +107,18 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+impl ServerProcess {
+    /// CPU time the process has used (user + system), in clock ticks
+    /// (`/proc/PID/stat` fields 14 and 15; 100 per second on Linux).
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .expect("read /proc/PID/stat");
+        // The command name (field 2) is in parentheses and may hold spaces.
+        let after_name = &stat[stat.rfind(')').expect("stat format") + 2..];
+        let fields: Vec<&str> = after_name.split(' ').collect();
+        // after_name starts at field 3; utime is field 14, stime 15.
+        let ticks = |i: usize| fields[i - 3].parse::<u64>().expect("tick count");
+        ticks(14) + ticks(15)
+    }
+}
