@@ -95,6 +95,15 @@ await check("50 messages published through the page reach all four panes in orde
   for (const t of TECHNIQUES) assert.match(panes[t].text, /message 50/, `${t} shows the text`);
 });
 
+await check("Chromium negotiates permessage-deflate and the messages arrive compressed", async () => {
+  // WebSocket.extensions is what the server's 101 agreed (RFC 7692 §5).
+  const extensions = await page.evaluate(() => window.panes.ws.socket.extensions);
+  assert.match(extensions, /^permessage-deflate/, `agreed: ${extensions}`);
+  assert.match(extensions, /server_no_context_takeover/, "channel sockets compress once for all");
+  const stats = await page.evaluate(async () => (await fetch("/stats")).json());
+  assert.ok(stats.ws_deflate.payload_bytes_out > 0, `nothing went out compressed: ${JSON.stringify(stats.ws_deflate)}`);
+});
+
 await check("a pane disconnected by hand resumes without loss", async () => {
   await page.click('.pane[data-technique=sse] .toggle');
   await publishThroughThePage(51, 55, "post");
