@@ -23,7 +23,7 @@
 //!             sse         the event-stream format
 //!             json        string escaping
 //!             access      who may publish and subscribe: JWTs, Origin, Host,
-//!                         CORS (asked by the routes; not wired in yet)
+//!                         CORS (asked through app/guard.rs)
 //!                │        (pure: no sockets, no clocks — `now` is an argument)
 //!                ▼
 //!             hub         channels: subscribers, and a window of each

@@ -30,7 +30,7 @@ const MIB: u64 = 1024;
 fn a_stalled_body_is_closed_at_the_body_timeout_with_the_loop_idle() {
     let server = ServerProcess::start(&["--memory", "--body-timeout", "1"]);
     let mut stalled = Client::connect(server.addr);
-    stalled.send("POST /ch/a HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly this");
+    stalled.send("POST /ch/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nonly this");
     let cpu_before = server.cpu_ticks();
     let started = Instant::now();
     let reply = stalled.response();
@@ -59,7 +59,7 @@ fn a_trickled_body_is_closed_at_the_whole_body_timeout() {
         "2",
     ]);
     let mut trickle = Client::connect(server.addr);
-    trickle.send("POST /ch/t HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    trickle.send("POST /ch/t HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n");
     let started = Instant::now();
     // One byte every 200 ms: never a pause of --body-timeout, so only the
     // whole-body timeout can end it. The read timeout paces the bytes.
@@ -100,7 +100,7 @@ fn ten_thousand_pipelined_requests_are_all_answered() {
     let mut setup = Client::connect(server.addr);
     let big = "x".repeat(2000);
     assert_eq!(setup.post("/ch/pipe", &big).status, 200);
-    let request = b"GET /ch/pipe/poll?after=0 HTTP/1.1\r\nHost: t\r\n\r\n";
+    let request = b"GET /ch/pipe/poll?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     let count = 10_000;
     let stream = TcpStream::connect(server.addr).unwrap();
     stream
@@ -142,7 +142,7 @@ fn replays_to_subscribers_that_never_read_are_bounded() {
     for i in 0..20 {
         let mut client = Client::connect(server.addr);
         if i % 2 == 0 {
-            client.send("GET /ch/full/sse?after=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+            client.send("GET /ch/full/sse?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         } else {
             client.send(common::ws::handshake_request("/ch/full/ws?after=0", ""));
         }
@@ -278,7 +278,7 @@ fn a_hundred_thousand_channels_stay_small_and_never_stall_a_poll() {
                     for i in 0..500 {
                         let n = k * 25_000 + batch * 500 + i;
                         requests.push_str(&format!(
-                            "POST /ch/c{n} HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx"
+                            "POST /ch/c{n} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\nx"
                         ));
                     }
                     client.send(requests);
@@ -357,7 +357,7 @@ fn connections_beyond_max_connections_get_503_and_close() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let mut again = Client::connect(server.addr);
-        again.send("GET /stats HTTP/1.1\r\nHost: t\r\n\r\n");
+        again.send("GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         if again.response().status == 200 {
             break;
         }

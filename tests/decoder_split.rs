@@ -27,7 +27,7 @@ fn request() -> impl Strategy<Value = Request> {
 }
 
 fn encode(request: &Request) -> Vec<u8> {
-    let mut out = format!("POST {} HTTP/1.1\r\nHost: t\r\n", request.target).into_bytes();
+    let mut out = format!("POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\n", request.target).into_bytes();
     match &request.chunked {
         None => {
             out.extend_from_slice(

@@ -64,7 +64,7 @@ fn publish_rejects_bad_names_bad_text_and_large_bodies() {
     );
     assert_eq!(client.get("/ch/no*pe/poll").status, 400);
     assert_eq!(client.get("/ch/ok/poll?after=minus1").status, 400);
-    client.send(b"POST /ch/ok HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n\xff\xfe");
+    client.send(b"POST /ch/ok HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n\xff\xfe");
     assert_eq!(client.response().status, 400);
     assert_eq!(client.post("/ch/ok", &"x".repeat(17)).status, 413);
 }
@@ -73,7 +73,7 @@ fn publish_rejects_bad_names_bad_text_and_large_bodies() {
 fn long_poll_is_answered_promptly_by_a_publish() {
     let server = start();
     let mut waiter = Client::connect(server.addr);
-    waiter.send("GET /ch/lp/longpoll?after=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+    waiter.send("GET /ch/lp/longpoll?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     wait_for_stats(server.addr, Duration::from_secs(5), |s| {
         s["connections"]["longpoll"] == 1
     });
@@ -121,7 +121,7 @@ fn parked_client_that_disconnects_disappears() {
     let server = start();
     {
         let mut client = Client::connect(server.addr);
-        client.send("GET /ch/gone/longpoll HTTP/1.1\r\nHost: t\r\n\r\n");
+        client.send("GET /ch/gone/longpoll HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         let parked = wait_for_stats(server.addr, Duration::from_secs(5), |s| {
             s["connections"]["longpoll"] == 1
         });
@@ -138,7 +138,7 @@ fn parked_client_that_disconnects_disappears() {
 fn pipelined_requests_wait_behind_a_parked_long_poll() {
     let server = start();
     let mut client = Client::connect(server.addr);
-    client.send("GET /ch/q/longpoll HTTP/1.1\r\nHost: t\r\n\r\nGET /ch/q/poll?after=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+    client.send("GET /ch/q/longpoll HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /ch/q/poll?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     wait_for_stats(server.addr, Duration::from_secs(5), |s| {
         s["connections"]["longpoll"] == 1
     });
@@ -157,7 +157,7 @@ fn one_publish_answers_a_thousand_parked_long_polls() {
     let server = start();
     let mut waiters: Vec<Client> = (0..1000).map(|_| Client::connect(server.addr)).collect();
     for waiter in &mut waiters {
-        waiter.send("GET /ch/many/longpoll?after=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+        waiter.send("GET /ch/many/longpoll?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     }
     let parked = wait_for_stats(server.addr, Duration::from_secs(10), |s| {
         s["connections"]["longpoll"] == 1000

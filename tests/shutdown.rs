@@ -22,7 +22,7 @@ fn sigterm_drains_every_technique_and_exits_zero() {
     let mut polls: Vec<Client> = (0..100)
         .map(|_| {
             let mut client = Client::connect(addr);
-            client.send("GET /ch/bye/longpoll HTTP/1.1\r\nHost: t\r\n\r\n");
+            client.send("GET /ch/bye/longpoll HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
             client
         })
         .collect();

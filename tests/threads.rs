@@ -35,7 +35,7 @@ fn subscribers_on_four_loops_get_a_burst_from_four_publishers_in_order() {
                 for i in 0..PER_PUBLISHER {
                     let body = format!("p{p}-{i}");
                     batch += &format!(
-                        "POST /ch/spread HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+                        "POST /ch/spread HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
                     );
                 }
@@ -77,7 +77,7 @@ fn long_polls_on_every_loop_are_woken_by_one_publish() {
     let server = start_with(|c| c.threads = 4);
     let mut waiters: Vec<Client> = (0..40).map(|_| Client::connect(server.addr)).collect();
     for waiter in &mut waiters {
-        waiter.send("GET /ch/wake/longpoll HTTP/1.1\r\nHost: t\r\n\r\n");
+        waiter.send("GET /ch/wake/longpoll HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     }
     wait_for_stats(server.addr, Duration::from_secs(5), |s| {
         s["connections"]["longpoll"] == 40

@@ -25,7 +25,9 @@ fn handshake_rejections() {
     for (path, headers, status) in cases {
         let path = if path.is_empty() { "/echo" } else { path };
         let mut client = Client::connect(server.addr);
-        client.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n"));
+        client.send(format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n"
+        ));
         let reply = client.response();
         assert_eq!(reply.status, status, "{headers:?}");
         if status == 426 {
@@ -37,7 +39,7 @@ fn handshake_rejections() {
         }
     }
     let mut client = Client::connect(server.addr);
-    client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    client.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
     assert_eq!(client.response().status, 400);
 }
 
@@ -46,7 +48,7 @@ fn plain_http_to_echo_answers_with_the_request_body() {
     let server = start();
     let mut client = Client::connect(server.addr);
     // Any method, any framing the client used: the same bytes come back.
-    client.send("PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    client.send("PUT /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/x-test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     let reply = client.response();
     assert_eq!((reply.status, reply.text()), (200, "abcde".to_owned()));
     assert_eq!(reply.header("content-type"), Some("text/x-test"));
@@ -59,7 +61,7 @@ fn plain_http_to_echo_answers_with_the_request_body() {
 fn token_lists_in_any_case_are_accepted() {
     let server = start();
     let mut client = Client::connect(server.addr);
-    client.send("GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: WebSocket\r\nConnection: keep-alive, UPGRADE\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    client.send("GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\nConnection: keep-alive, UPGRADE\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
     assert_eq!(client.head().status, 101);
 }
 

@@ -91,7 +91,7 @@ fn a_thousand_subscribers_receive_a_burst_of_a_hundred_in_order() {
     for i in 1..=100 {
         let body = format!("b{i}");
         batch += &format!(
-            "POST /ch/burst HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /ch/burst HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
     }

@@ -5,14 +5,17 @@
 //! module writes the response head and the opening `retry:`, chooses the
 //! stream's framing once (chunked for HTTP/1.1, until close for HTTP/1.0),
 //! and keeps two timers: the heartbeat comment on a quiet stream
-//! (`--sse-heartbeat`) and the end of the stream (`--sse-max-duration`).
+//! (`--sse-heartbeat`) and the end of the stream (`--sse-max-duration`, or
+//! the expiry of the token it was allowed with: `event: expired` first).
 
 use std::time::Instant;
 
 use super::delivery::{Delivery, Transport};
-use super::routes::store_refusal;
+use super::guard::{self, Ending};
+use super::routes::{store_refusal, StreamRequest};
 use super::subscription::Subscription;
 use super::App;
+use crate::access::Headers;
 use crate::http::chunked::LAST_CHUNK;
 use crate::http::response::{write_head, Framing, HeadFields, Persistence};
 use crate::http::{RequestHead, Response, Status, Version};
@@ -21,6 +24,9 @@ use crate::server::Close;
 use crate::sse;
 use crate::stats::Count;
 
+/// The event that ends a stream whose token expired.
+const EXPIRED: &[u8] = b"event: expired\ndata: token expired\n\n";
+
 #[derive(Debug)]
 pub struct EventStream {
     token: usize,
@@ -28,7 +34,9 @@ pub struct EventStream {
     /// `SseChunked` for HTTP/1.1, `SsePlain` (until close) for HTTP/1.0.
     transport: Transport,
     next_heartbeat: Instant,
-    ends_at: Option<Instant>,
+    /// When the server ends the stream, and why (`--sse-max-duration`, or
+    /// the token it was allowed with expiring).
+    ends_at: Option<(Instant, Ending)>,
 }
 
 impl EventStream {
@@ -39,9 +47,9 @@ impl EventStream {
     /// before anything was sent; answer this instead.
     pub fn start(
         token: usize,
-        channel: String,
-        after: Option<u64>,
+        request: StreamRequest,
         head: &RequestHead,
+        cors: &Headers,
         out: &mut OutputQueue,
         app: &mut App,
     ) -> Result<EventStream, Response> {
@@ -49,14 +57,20 @@ impl EventStream {
             Version::Http11 => (Transport::SseChunked, Framing::Chunked),
             Version::Http10 => (Transport::SsePlain, Framing::UntilClose),
         };
+        let StreamRequest {
+            channel,
+            after,
+            access,
+        } = request;
         let (mut subscription, replay) = Subscription::open(channel, after, transport, token, app)
             .map_err(|e| store_refusal(&e))?;
-        let headers = [
+        let mut headers = vec![
             ("Content-Type", "text/event-stream".to_owned()),
             ("Cache-Control", "no-store".to_owned()),
             // Tells nginx-style proxies not to buffer the stream.
             ("X-Accel-Buffering", "no".to_owned()),
         ];
+        headers.extend(cors.iter().cloned());
         let date = app.date();
         let fields = HeadFields {
             date: &date,
@@ -82,7 +96,7 @@ impl EventStream {
             subscription,
             transport,
             next_heartbeat: app.now + app.config().sse_heartbeat,
-            ends_at: app.config().sse_max_duration.map(|d| app.now + d),
+            ends_at: guard::stream_end(&access, app.config().sse_max_duration, app),
         })
     }
 
@@ -105,11 +119,16 @@ impl EventStream {
 
     pub fn deadline(&self) -> Instant {
         self.ends_at
-            .map_or(self.next_heartbeat, |end| end.min(self.next_heartbeat))
+            .map_or(self.next_heartbeat, |(end, _)| end.min(self.next_heartbeat))
     }
 
     pub fn on_timer(&mut self, out: &mut OutputQueue, app: &App) -> Close {
-        if self.ends_at.is_some_and(|end| app.now >= end) {
+        if let Some((_, ending)) = self.ends_at.filter(|(end, _)| app.now >= *end) {
+            if ending == Ending::TokenExpired {
+                // Said before the end, so the page knows not to just
+                // reconnect with the same token (that would get 401).
+                out.with_owned(|buf| self.transport.write_stream(buf, EXPIRED));
+            }
             // Like a proxy's cut-off: the client reconnects with
             // Last-Event-ID and loses nothing.
             return self.end(out);

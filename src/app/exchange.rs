@@ -27,11 +27,13 @@
 use std::time::Instant;
 
 use super::event_stream::EventStream;
+use super::guard;
 use super::long_poll::{self, LongPoll};
 use super::routes::{self, Action};
 use super::subscription;
 use super::websocket::WebSocket;
 use super::App;
+use crate::access::Headers;
 use crate::budget::Held;
 use crate::http::request::BodyLength;
 use crate::http::response::{write_interim, Persistence, Status};
@@ -83,7 +85,7 @@ pub struct Exchange {
     last_input: Instant,
     /// A publish waits for its commit: how to write its answer. Requests
     /// behind it are not read until it is answered (answers go in order).
-    awaiting: Option<long_poll::Reply>,
+    awaiting: Option<Reply>,
 }
 
 impl Exchange {
@@ -113,7 +115,7 @@ impl Exchange {
             return Close::Open;
         };
         let response = routes::published_response(outcome);
-        respond(&response, reply.head_only, reply.persistence, out, app)
+        respond(&response, &reply, out, app)
     }
 
     /// Decodes and answers requests until the input runs out, one of them
@@ -205,13 +207,7 @@ impl Exchange {
     /// Answers a request that cannot be processed; the connection closes.
     fn fail(&mut self, error: HttpError, out: &mut OutputQueue, app: &mut App) {
         self.request = None;
-        respond(
-            &routes::error_response(error),
-            false,
-            Persistence::Close,
-            out,
-            app,
-        );
+        respond(&routes::error_response(error), &Reply::closing(), out, app);
     }
 
     /// The server is shutting down: an idle connection closes now; one in
@@ -269,7 +265,7 @@ impl Exchange {
     pub fn refuse(&mut self, reason: &'static str, out: &mut OutputQueue, app: &mut App) {
         let response = routes::error_response(HttpError::new(Status::SERVICE_UNAVAILABLE, reason))
             .header("Retry-After", "1");
-        respond(&response, false, Persistence::Close, out, app);
+        respond(&response, &Reply::closing(), out, app);
     }
 }
 
@@ -284,18 +280,25 @@ impl Exchange {
     ) -> (Close, Option<Turn>) {
         routes::count_request(app);
         let token = self.token;
-        let reply = long_poll::Reply {
+        let mut reply = Reply {
             head_only: head.method == Method::Head,
             persistence: head.persistence(),
+            cors: Vec::new(),
         };
-        let refuse = |response, out: &mut OutputQueue, app: &mut App| {
-            (
-                respond(&response, reply.head_only, reply.persistence, out, app),
-                None,
-            )
+        let refuse = |response, reply: &Reply, out: &mut OutputQueue, app: &mut App| {
+            (respond(&response, reply, out, app), None)
         };
+        // Every request meets the access policy first: the Host and Origin
+        // rules, and the CORS headers its answer will carry.
+        if head.method == Method::Options {
+            return refuse(guard::preflight(&head, app), &reply, out, app);
+        }
+        match guard::admit(&head, app) {
+            Ok(cors) => reply.cors = cors,
+            Err(refusal) => return refuse(refusal, &reply, out, app),
+        }
         let turn = match routes::route(&head, body, app) {
-            Action::Respond(response) => return refuse(response, out, app),
+            Action::Respond(response) => return refuse(response, &reply, out, app),
             Action::Publish { channel, text } => {
                 subscription::publish(app, &channel, text, Some(token));
                 self.awaiting = Some(reply);
@@ -305,18 +308,18 @@ impl Exchange {
                 channel,
                 after,
                 timeout,
-            } => match LongPoll::start(token, channel, after, timeout, reply, out, app) {
+            } => match LongPoll::start(token, channel, after, timeout, reply.clone(), out, app) {
                 Ok(long_poll::Start::Parked(parked)) => Turn::LongPoll(parked),
                 Ok(long_poll::Start::Answered(close)) => return (close, None),
-                Err(response) => return refuse(response, out, app),
+                Err(response) => return refuse(response, &reply, out, app),
             },
-            Action::EventStream { channel, after } => {
-                match EventStream::start(token, channel, after, &head, out, app) {
+            Action::EventStream(request) => {
+                match EventStream::start(token, request, &head, &reply.cors, out, app) {
                     Ok(stream) => {
                         app.stats().response(Status::OK.0);
                         Turn::EventStream(Box::new(stream))
                     }
-                    Err(response) => return refuse(response, out, app),
+                    Err(response) => return refuse(response, &reply, out, app),
                 }
             }
             Action::WebSocket { endpoint, accept } => {
@@ -325,7 +328,7 @@ impl Exchange {
                         app.stats().response(Status::SWITCHING_PROTOCOLS.0);
                         Turn::WebSocket(Box::new(ws))
                     }
-                    Err(response) => return refuse(response, out, app),
+                    Err(response) => return refuse(response, &reply, out, app),
                 }
             }
         };
@@ -333,11 +336,31 @@ impl Exchange {
     }
 }
 
+/// How a request wants its answer written.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// A `HEAD` request: the answer's head only.
+    pub head_only: bool,
+    pub persistence: Persistence,
+    /// CORS headers for an allowed cross-origin request (`guard::admit`).
+    pub cors: Headers,
+}
+
+impl Reply {
+    /// The answer to a request that cannot go on: the connection's last.
+    pub fn closing() -> Reply {
+        Reply {
+            head_only: false,
+            persistence: Persistence::Close,
+            cors: Vec::new(),
+        }
+    }
+}
+
 /// Writes a whole response; says whether the connection closes after it.
 pub fn respond(
     response: &crate::http::Response,
-    head_only: bool,
-    persistence: Persistence,
+    reply: &Reply,
     out: &mut OutputQueue,
     app: &mut App,
 ) -> Close {
@@ -346,10 +369,17 @@ pub fn respond(
     let persistence = if app.draining {
         Persistence::Close
     } else {
-        persistence
+        reply.persistence
     };
     let date = app.date();
-    out.with_owned(|buf| response.write(buf, &date, head_only, persistence));
+    let head_only = reply.head_only;
+    if reply.cors.is_empty() {
+        out.with_owned(|buf| response.write(buf, &date, head_only, persistence));
+    } else {
+        let mut response = response.clone();
+        response.headers.extend(reply.cors.iter().cloned());
+        out.with_owned(|buf| response.write(buf, &date, head_only, persistence));
+    }
     match persistence {
         Persistence::Close => Close::AfterFlush,
         Persistence::Persist | Persistence::ConfirmKeepAlive => Close::Open,

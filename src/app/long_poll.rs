@@ -19,24 +19,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::delivery::Delivery;
-use super::exchange::respond;
+use super::exchange::{respond, Reply};
 use super::routes::{messages_response, store_refusal};
 use super::subscription;
 use super::App;
-use crate::http::response::Persistence;
 use crate::http::Response;
 use crate::hub::Replay;
 use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::stats::Stats;
-
-/// How the parked request wants its answer written.
-#[derive(Debug, Clone, Copy)]
-pub struct Reply {
-    /// A `HEAD` request: the answer's head only.
-    pub head_only: bool,
-    pub persistence: Persistence,
-}
 
 /// How a long poll began.
 #[derive(Debug)]
@@ -70,7 +61,7 @@ impl LongPoll {
         let replay = subscription::replay_or_park(app, &channel, after, token)
             .map_err(|e| store_refusal(&e))?;
         Ok(match replay {
-            Some(replay) => Start::Answered(answer(&replay, reply, out, app)),
+            Some(replay) => Start::Answered(answer(&replay, &reply, out, app)),
             None => Start::Parked(LongPoll {
                 token,
                 channel,
@@ -87,7 +78,7 @@ impl LongPoll {
             last_id: delivery.message.id,
             gap: false,
         };
-        answer(&replay, self.reply, out, app)
+        answer(&replay, &self.reply, out, app)
     }
 
     pub fn deadline(&self) -> Instant {
@@ -111,7 +102,7 @@ impl LongPoll {
             last_id,
             ..Replay::default()
         };
-        answer(&empty, self.reply, out, app)
+        answer(&empty, &self.reply, out, app)
     }
 
     /// The connection went away while parked.
@@ -120,16 +111,10 @@ impl LongPoll {
     }
 }
 
-fn answer(replay: &Replay, reply: Reply, out: &mut OutputQueue, app: &mut App) -> Close {
+fn answer(replay: &Replay, reply: &Reply, out: &mut OutputQueue, app: &mut App) -> Close {
     Stats::add(
         &app.stats().messages_delivered,
         replay.messages.len() as u64,
     );
-    respond(
-        &messages_response(replay),
-        reply.head_only,
-        reply.persistence,
-        out,
-        app,
-    )
+    respond(&messages_response(replay), reply, out, app)
 }

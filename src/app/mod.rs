@@ -10,12 +10,14 @@
 //! - [`websocket`]: the echo endpoint or a channel subscriber.
 //!
 //! [`routes`] decides what each request asks for; [`subscription`] is the
-//! one module that talks to the hub; [`delivery`] holds each transport's
-//! encoding of a message, made once per publish and shared.
+//! one module that talks to the hub; [`guard`] the one that asks the access
+//! policy; [`delivery`] holds each transport's encoding of a message, made
+//! once per publish and shared.
 
 pub mod delivery;
 pub mod event_stream;
 pub mod exchange;
+pub mod guard;
 pub mod long_poll;
 pub mod routes;
 pub mod session;
@@ -26,6 +28,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::access::Policy;
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::http::date::{DateCache, DATE_LEN};
@@ -60,6 +63,8 @@ pub struct Shared {
     /// `--max-buffered`: bytes held in request bodies and unfinished
     /// WebSocket messages, all connections together.
     pub buffered: Arc<Budget>,
+    /// Who may publish and subscribe, from which origins and hosts.
+    pub policy: Policy,
 }
 
 impl Shared {
@@ -72,11 +77,13 @@ impl Shared {
         let store = store::open(&config.store, retention)?;
         let hub = Mutex::new(Hub::new(store, config.retain, config.cache_bytes));
         let buffered = Budget::new(config.max_buffered);
+        let policy = Policy::new(&config);
         Ok(Shared {
             config,
             hub,
             stats: Stats::default(),
             buffered,
+            policy,
         })
     }
 

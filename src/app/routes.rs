@@ -21,9 +21,11 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::guard;
 use super::subscription;
 use super::websocket::Endpoint;
 use super::App;
+use crate::access::{Access, Right};
 use crate::http::{HttpError, Method, RequestHead, Response, Status};
 use crate::hub::{valid_channel_name, Replay};
 use crate::stats::Stats;
@@ -39,6 +41,15 @@ const RTWEB_JS: &str = include_str!("../../static/rtweb.js");
 pub const LONGPOLL_DEFAULT: Duration = Duration::from_secs(30);
 pub const LONGPOLL_MAX: Duration = Duration::from_secs(120);
 
+/// A stream asked for: replay `channel` after `after` (`None`: from now),
+/// then follow it until `access` ends.
+#[derive(Debug)]
+pub struct StreamRequest {
+    pub channel: String,
+    pub after: Option<u64>,
+    pub access: Access,
+}
+
 /// What a request asks the session to do.
 #[derive(Debug)]
 pub enum Action {
@@ -50,11 +61,8 @@ pub enum Action {
         after: Option<u64>,
         timeout: Duration,
     },
-    /// Start an event stream, replaying after `after` (`None`: from now).
-    EventStream {
-        channel: String,
-        after: Option<u64>,
-    },
+    /// Start an event stream.
+    EventStream(StreamRequest),
     /// Publish `text`: answered once the store has committed it.
     Publish {
         channel: String,
@@ -132,6 +140,14 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
             "channel names are 1 to 64 of A-Z a-z 0-9 _ . -",
         ));
     }
+    // Who may: a publish needs the publish right, everything else the
+    // subscribe right (each only when the policy asks for a token).
+    let right = match operation {
+        "" => Right::Publish,
+        _ => Right::Subscribe,
+    };
+    let credentials = guard::credentials(head, app);
+    let access = guard::authorize(&credentials, right, channel, app)?;
     // Everything but a short poll may create the channel.
     if operation != "poll" {
         subscription::room_for(app, channel).map_err(|_| too_many_channels())?;
@@ -173,7 +189,12 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
             let policy = deflate_policy(app, DeflatePolicy::NoServerContextTakeover);
             let accept = handshake::validate(head, policy)?;
             let after = number(head, "after")?;
-            let endpoint = Endpoint::Channel { channel, after };
+            let endpoint = Endpoint::Channel {
+                channel,
+                after,
+                credentials,
+                access,
+            };
             Ok(Action::WebSocket { endpoint, accept })
         }
         _ => {
@@ -184,7 +205,11 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
                 Some(id) => Some(id),
                 None => number(head, "after")?,
             };
-            Ok(Action::EventStream { channel, after })
+            Ok(Action::EventStream(StreamRequest {
+                channel,
+                after,
+                access,
+            }))
         }
     }
 }
@@ -299,6 +324,7 @@ fn allow(head: &RequestHead, methods: &[Method]) -> Result<(), Response> {
             Method::Get => "GET",
             Method::Head => "HEAD",
             Method::Post => "POST",
+            Method::Options => "OPTIONS",
             Method::Other => "",
         })
         .collect();

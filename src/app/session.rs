@@ -363,7 +363,7 @@ mod tests {
         let mut clock = Clock::new();
         let mut out = OutputQueue::default();
         let mut session = Session::new(1, clock.at(0));
-        let request = b"GET /stats HTTP/1.1\r\nHost: t\r\n\r\n";
+        let request = b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
         assert_eq!(
             session.on_input(request, &mut out, clock.at(5)),
             request.len()
@@ -384,7 +384,7 @@ mod tests {
         let mut clock = Clock::new();
         let mut out = OutputQueue::default();
         let mut session = Session::new(1, clock.at(0));
-        let request = b"GET /ch/quiet/longpoll?timeout=45 HTTP/1.1\r\nHost: t\r\n\r\n";
+        let request = b"GET /ch/quiet/longpoll?timeout=45 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
         session.on_input(request, &mut out, clock.at(0));
         assert!(out.is_empty(), "parked: no answer yet");
         assert_eq!(clock.app.shared.hub().subscriber_count(), 1);
@@ -428,7 +428,7 @@ mod tests {
         let mut clock = Clock::new();
         let mut out = OutputQueue::default();
         let mut session = Session::new(1, clock.at(0));
-        let head = b"POST /ch/a HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n";
+        let head = b"POST /ch/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n";
         assert_eq!(session.on_input(head, &mut out, clock.at(0)), head.len());
         assert_eq!(
             seconds_after(&clock, session.deadline(&clock.app)),
@@ -451,8 +451,11 @@ mod tests {
         let mut clock = Clock::new();
         let mut out = OutputQueue::default();
         let mut session = Session::new(1, clock.at(0));
-        let head = b"POST /ch/a HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n";
+        let head = b"POST /ch/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 30000\r\n\r\n";
         session.on_input(head, &mut out, clock.at(0));
+        // More than the uncharged allowance at once, so that it is charged.
+        let start = vec![b'x'; crate::budget::UNCHARGED + 10];
+        assert_eq!(session.on_input(&start, &mut out, clock.at(0)), start.len());
         // One byte every 9 s: always under the 10 s between bytes.
         for t in (9..60).step_by(9) {
             assert_eq!(session.on_input(b"x", &mut out, clock.at(t)), 1);
@@ -462,8 +465,8 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(
             clock.app.shared.buffered.used(),
-            6,
-            "charged to --max-buffered"
+            10 + 6,
+            "charged to --max-buffered beyond the allowance"
         );
         assert_eq!(fire_at_deadline(&mut session, &mut out, &mut clock), None);
         assert!(written(&mut out).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
@@ -490,7 +493,7 @@ mod tests {
         // A timer called late, after the request completed, asks for the
         // idle deadline from the last input — not the passed body deadline.
         let mut session = Session::new(3, clock.at(0));
-        let head = b"POST /ch/a HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\n";
+        let head = b"POST /ch/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n";
         session.on_input(head, &mut out, clock.at(0));
         session.on_input(b"x", &mut out, clock.at(5));
         session.on_timer(&mut out, clock.at(15));
@@ -507,7 +510,7 @@ mod tests {
         let mut out = OutputQueue::default();
         let mut session = Session::new(1, clock.at(0));
         session.on_input(
-            b"GET /ch/s/sse HTTP/1.1\r\nHost: t\r\n\r\n",
+            b"GET /ch/s/sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
             &mut out,
             clock.at(0),
         );

@@ -26,9 +26,11 @@
 use std::time::{Duration, Instant};
 
 use super::delivery::{Delivery, Transport};
+use super::guard::{self, Ending};
 use super::routes::store_refusal;
 use super::subscription::{self, Subscription};
 use super::App;
+use crate::access::{Access, Credentials};
 use crate::budget::Held;
 use crate::buffers;
 use crate::http::Response;
@@ -49,13 +51,23 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub enum Endpoint {
     Echo,
-    Channel { channel: String, after: Option<u64> },
+    /// A channel subscriber, allowed with `access` (it is closed when that
+    /// ends); `credentials` are asked for every frame it publishes.
+    Channel {
+        channel: String,
+        after: Option<u64>,
+        credentials: Credentials,
+        access: Access,
+    },
 }
 
 #[derive(Debug)]
 enum Role {
     Echo,
-    Channel(Subscription),
+    Channel {
+        subscription: Subscription,
+        credentials: Credentials,
+    },
 }
 
 #[derive(Debug)]
@@ -67,8 +79,9 @@ pub struct WebSocket {
     awaiting_pong: bool,
     /// When to ping, give up on the pong, or give up on the close.
     next_check: Instant,
-    /// `--ws-max-duration`: when a channel subscriber is sent away.
-    ends_at: Option<Instant>,
+    /// When a channel subscriber is sent away, and why: whichever of
+    /// `--ws-max-duration` and its token's expiry comes first.
+    ends_at: Option<(Instant, Ending)>,
     /// Reused for every read: most reads yield one event.
     events: Vec<WsEvent>,
     /// The unfinished message's share of `--max-buffered`.
@@ -94,24 +107,35 @@ impl WebSocket {
         };
         let mut opened = match endpoint {
             Endpoint::Echo => None,
-            Endpoint::Channel { channel, after } => Some(
-                Subscription::open(channel, after, transport, token, app)
-                    .map_err(|e| store_refusal(&e))?,
-            ),
+            Endpoint::Channel {
+                channel,
+                after,
+                credentials,
+                access,
+            } => {
+                let (subscription, replay) =
+                    Subscription::open(channel, after, transport, token, app)
+                        .map_err(|e| store_refusal(&e))?;
+                Some((subscription, replay, credentials, access))
+            }
         };
         let date = app.date();
         out.with_owned(|buf| {
             handshake::write_accept(buf, accept, &date);
-            if let Some((subscription, replay)) = &mut opened {
+            if let Some((subscription, replay, ..)) = &mut opened {
                 subscription.write_opening(replay, buf, app);
             }
         });
         let (role, ends_at) = match opened {
             None => (Role::Echo, None),
-            Some((subscription, _)) => (
-                Role::Channel(subscription),
-                app.config().ws_max_duration.map(|d| app.now + d),
-            ),
+            Some((subscription, _, credentials, access)) => {
+                let ends_at = guard::stream_end(&access, app.config().ws_max_duration, app);
+                let role = Role::Channel {
+                    subscription,
+                    credentials,
+                };
+                (role, ends_at)
+            }
         };
         Ok(WebSocket {
             token,
@@ -219,7 +243,13 @@ impl WebSocket {
                     }
                 }
             }
-            (WsEvent::Message(message), Role::Channel(subscription)) => {
+            (
+                WsEvent::Message(message),
+                Role::Channel {
+                    subscription,
+                    credentials,
+                },
+            ) => {
                 // Published even after our Close: the client sent it before
                 // it saw the Close, and will resume from its last id.
                 if message.opcode != OpCode::Text {
@@ -245,6 +275,15 @@ impl WebSocket {
                     return;
                 }
                 let channel = subscription.channel.clone();
+                // The publish right is asked for every frame, with the
+                // handshake's token: one that expired since is refused now.
+                if let Err(reason) = guard::may_publish(credentials, &channel, app) {
+                    out.with_owned(|buf| {
+                        self.conn.close(close_code::POLICY_VIOLATION, &reason, buf)
+                    });
+                    self.next_check = app.now + CLOSE_TIMEOUT;
+                    return;
+                }
                 subscription::publish(app, &channel, text, Some(self.token));
             }
             (WsEvent::Pong, _) | (WsEvent::Closed { .. }, _) => {}
@@ -273,7 +312,7 @@ impl WebSocket {
 
     /// A message was published to this subscriber's channel.
     pub fn on_deliver(&mut self, delivery: &Delivery, out: &mut OutputQueue, app: &App) -> Close {
-        if let Role::Channel(subscription) = &mut self.role {
+        if let Role::Channel { subscription, .. } = &mut self.role {
             // After our Close, nothing more may be sent (§5.5.1).
             if self.conn.state() == WsState::Open && !subscription.deliver(delivery, out, app) {
                 app.stats().count(Count::ClosedSlowSubscriber);
@@ -291,21 +330,26 @@ impl WebSocket {
         }
         out.with_owned(|buf| self.conn.hold_pongs(false, buf));
         match &mut self.role {
-            Role::Channel(subscription) => subscription.on_drained(out, app),
+            Role::Channel { subscription, .. } => subscription.on_drained(out, app),
             Role::Echo => Close::Open,
         }
     }
 
     pub fn deadline(&self) -> Instant {
         self.ends_at
-            .map_or(self.next_check, |end| end.min(self.next_check))
+            .map_or(self.next_check, |(end, _)| end.min(self.next_check))
     }
 
     pub fn on_timer(&mut self, out: &mut OutputQueue, app: &App) -> Close {
-        if self.ends_at.is_some_and(|end| app.now >= end) {
+        if let Some((_, ending)) = self.ends_at.filter(|(end, _)| app.now >= *end) {
             self.ends_at = None;
-            // §7.4.1: 1001, going away — the client resumes with ?after=.
-            self.close(close_code::GOING_AWAY, "max duration reached", out, app);
+            let (code, reason) = match ending {
+                // §7.4.1: 1001, going away — the client resumes with ?after=.
+                Ending::MaxDuration => (close_code::GOING_AWAY, "max duration reached"),
+                // 1008, policy violation: it needs a fresh token to resume.
+                Ending::TokenExpired => (close_code::POLICY_VIOLATION, "token expired"),
+            };
+            self.close(code, reason, out, app);
             return self.close_state();
         }
         if app.now < self.next_check {
@@ -349,7 +393,7 @@ impl WebSocket {
     }
 
     pub fn on_closed(&self, app: &App) {
-        if let Role::Channel(subscription) = &self.role {
+        if let Role::Channel { subscription, .. } = &self.role {
             subscription.stop(self.token, app);
         }
     }

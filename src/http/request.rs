@@ -65,6 +65,8 @@ pub enum Method {
     Get,
     Head,
     Post,
+    /// A CORS preflight, or a client asking what a resource allows.
+    Options,
     /// Any other method: parsed, then answered `405` by the routes.
     Other,
 }
@@ -413,6 +415,7 @@ fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
         "POST" => Method::Post,
+        "OPTIONS" => Method::Options,
         _ => Method::Other,
     };
     let mut headers: Vec<(String, Vec<u8>)> = request

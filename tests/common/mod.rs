@@ -84,13 +84,13 @@ impl Client {
 
     /// Sends a GET and reads its response.
     pub fn get(&mut self, target: &str) -> Reply {
-        self.send(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        self.send(format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
         self.response()
     }
 
     pub fn post(&mut self, target: &str, body: &str) -> Reply {
         self.send(format!(
-            "POST {target} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         ));
         self.response()
@@ -257,7 +257,7 @@ impl SseClient {
     pub fn open(addr: SocketAddr, target: &str, extra: &str) -> SseClient {
         let mut client = Client::connect(addr);
         client.send(format!(
-            "GET {target} HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n{extra}\r\n"
+            "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{extra}\r\n"
         ));
         SseClient::from_response(client)
     }

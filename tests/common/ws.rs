@@ -45,7 +45,7 @@ pub struct WsClient {
 /// The handshake request for `target`, with `extra` header lines.
 pub fn handshake_request(target: &str, extra: &str) -> String {
     format!(
-        "GET {target} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     )
 }
