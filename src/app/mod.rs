@@ -26,7 +26,7 @@ pub mod websocket;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::access::Policy;
 use crate::budget::Budget;
@@ -117,14 +117,26 @@ pub struct App {
     outgoing: VecDeque<Outgoing<Mail>>,
     /// `--ticker`: when loop 0 next publishes the clock.
     next_tick: Option<Instant>,
+    /// When to trim messages older than `--retain-for` (event loop 0 only).
+    next_trim: Option<Instant>,
     /// A graceful shutdown is under way: every answer closes its connection.
     pub draining: bool,
+}
+
+/// How often to trim by age: a tenth of the age, between 1 s and 1 min —
+/// a message outlives `--retain-for` by at most that.
+fn trim_interval(age: Duration) -> Duration {
+    (age / 10).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 impl App {
     pub fn new(shared: Arc<Shared>, event_loop: usize, now: Instant) -> App {
         let next_tick = match (event_loop, shared.config.ticker) {
             (0, Some(every)) => Some(now + every),
+            _ => None,
+        };
+        let next_trim = match (event_loop, shared.config.retain_for) {
+            (0, Some(age)) => Some(now + trim_interval(age)),
             _ => None,
         };
         App {
@@ -135,6 +147,7 @@ impl App {
             pending: Pending::default(),
             outgoing: VecDeque::new(),
             next_tick,
+            next_trim,
             draining: false,
         }
     }
@@ -289,12 +302,24 @@ impl Service for App {
     }
 
     fn own_deadline(&self) -> Option<Instant> {
-        self.next_tick
+        match (self.next_tick, self.next_trim) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Publishes the server's clock to channel `clock` (`--ticker`).
+    /// Publishes the server's clock to channel `clock` (`--ticker`), and
+    /// trims messages older than `--retain-for`.
     fn own_timer(&mut self, now: Instant) {
         self.now = now;
+        if let (Some(at), Some(age)) = (self.next_trim, self.config().retain_for) {
+            if now >= at {
+                // A failure is the store's to report on the next publish;
+                // the next trim tries again.
+                let _ = subscription::trim_expired(self);
+                self.next_trim = Some(now + trim_interval(age));
+            }
+        }
         if let (Some(at), Some(every)) = (self.next_tick, self.config().ticker) {
             if now >= at {
                 let millis = self.unix_millis();

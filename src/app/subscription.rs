@@ -77,6 +77,13 @@ pub fn commit(app: &mut App) {
     }
 }
 
+/// Removes messages older than `--retain-for` from the store and the
+/// windows; returns how many went.
+pub fn trim_expired(app: &App) -> Result<u64, StoreError> {
+    let now_ms = app.unix_millis();
+    app.shared.hub().trim_expired(now_ms)
+}
+
 /// The retained messages after `after` (`None`: none, only `last_id`).
 pub fn replay(app: &App, channel: &str, after: Option<u64>) -> Result<Replay, StoreError> {
     app.shared.hub().replay(channel, after)
