@@ -36,7 +36,7 @@ start() {
     case "$1" in
         rtweb|rtweb-2t)
             local threads=1; [ "$1" = rtweb-2t ] && threads=2
-            "$root/target/release/rtweb" --addr "127.0.0.1:$PORT" --threads "$threads" --ticker 0 >/dev/null 2>&1 &
+            "$root/target/release/rtweb" --addr "127.0.0.1:$PORT" --threads "$threads" --ticker 0 --memory >/dev/null 2>&1 &
             PIDS=$!; STOP="kill $PIDS" ;;
         floor)
             "$root/bench/peers/tcp-echo/target/release/tcp-echo" "127.0.0.1:$PORT" &

@@ -8,6 +8,8 @@
 //!   ws-fanout      (same options)
 //!   longpoll-wake  --waiters 10000 --messages 1000
 //!   poll-rate      --conns 50 --seconds 5
+//!   publish-rate   --conns 64 --seconds 5 --size 64 --channels 64
+//!   fill           --conns 8 --channels 1000000 --per-channel 1 --size 1024
 //!   idle-memory    --kind http|sse|longpoll|ws --conns 10000 --pid PID[,PID]
 //! ```
 //!
@@ -22,7 +24,7 @@ mod target;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use scenarios::{echo, fanout, idle, longpoll, poll};
+use scenarios::{echo, fanout, idle, longpoll, poll, publish};
 use target::{Kind, Target};
 
 fn main() {
@@ -72,6 +74,24 @@ fn main() {
             &longpoll::Params { waiters: number("waiters", 10_000) as usize, messages: number("messages", 1000) },
         ),
         "poll-rate" => poll::run(&target, &poll::Params { conns: number("conns", 50) as usize, seconds: number("seconds", 5) }),
+        "publish-rate" => publish::rate(
+            &target,
+            &publish::Params {
+                conns: number("conns", 64) as usize,
+                seconds: number("seconds", 5),
+                size: number("size", 64) as usize,
+                channels: number("channels", 64) as usize,
+            },
+        ),
+        "fill" => publish::fill(
+            &target,
+            &publish::FillParams {
+                conns: number("conns", 8) as usize,
+                channels: number("channels", 1_000_000) as usize,
+                per_channel: number("per-channel", 1) as usize,
+                size: number("size", 1024) as usize,
+            },
+        ),
         "idle-memory" => {
             let kind = match options.get("kind").map(String::as_str) {
                 Some("http") => idle::Kind::Http,

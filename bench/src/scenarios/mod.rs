@@ -3,3 +3,4 @@ pub mod fanout;
 pub mod idle;
 pub mod longpoll;
 pub mod poll;
+pub mod publish;
