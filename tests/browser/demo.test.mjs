@@ -14,7 +14,8 @@ import assert from "node:assert/strict";
 const base = process.env.RTWEB_URL;
 assert.ok(base && base.startsWith("http://127.0.0.1:"), "RTWEB_URL must be a loopback URL");
 const screenshot = process.env.SCREENSHOT || "demo.png";
-const TECHNIQUES = ["poll", "longpoll", "sse", "ws"];
+// The four techniques, and the fifth pane: rtweb.js choosing for itself.
+const TECHNIQUES = ["poll", "longpoll", "sse", "ws", "auto"];
 let passed = 0;
 let failed = 0;
 
@@ -83,10 +84,10 @@ async function publishThroughThePage(from, to, via) {
 }
 
 await page.goto(`${base}/?channel=e2e&poll=200`);
-await page.waitForFunction(() => window.panes.ws.socket?.readyState === 1 && window.panes.sse.source?.readyState === 1,
-  null, { timeout: 10000 });
+await page.waitForFunction(() => window.panes.ws.socket?.readyState === 1 && window.panes.sse.source?.readyState === 1
+  && window.panes.auto.transportName === "ws", null, { timeout: 10000 });
 
-await check("50 messages published through the page reach all four panes in order", async () => {
+await check("50 messages published through the page reach all five panes in order", async () => {
   await publishThroughThePage(1, 25, "post");
   await publishThroughThePage(26, 50, "ws");
   await waitForAll(50);

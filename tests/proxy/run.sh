@@ -85,3 +85,25 @@ timeout 60 python3 "$here/check.py" "$proxy_port" "$dir/tls/rtweb.crt" || {
     tail -20 "$dir/error.log" >&2
     exit 1
 }
+
+# The same configuration, but a proxy that refuses every WebSocket upgrade
+# (as some corporate proxies do): Chromium's rtweb.js must fall back to SSE
+# and lose nothing.
+echo "== Chromium through nginx with WebSocket blocked"
+blocked_port="$(free_port)"
+sed -e "s|listen 127.0.0.1:$proxy_port ssl http2;|listen 127.0.0.1:$blocked_port ssl http2;\n    if (\$http_upgrade) { return 403; }|" \
+    "$dir/rtweb.conf" >"$dir/blocked.conf"
+sed -e "s|$dir/rtweb.conf|$dir/blocked.conf|; s|$dir/nginx.pid|$dir/blocked.pid|" \
+    "$dir/nginx.conf" >"$dir/nginx-blocked.conf"
+"$nginx_bin" -p "$dir" -e "$dir/error.log" -c "$dir/nginx-blocked.conf" &
+blocked=$!
+trap 'kill "$blocked" 2>/dev/null || true; stop' EXIT
+wait_port "$blocked_port" || { cat "$dir/error.log" >&2; exit 1; }
+browser="$root/tests/browser"
+if [ ! -x /usr/bin/chromium ]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d "$browser/node_modules/playwright-core" ]; then
+    (cd "$browser" && npm install --no-audit --no-fund --silent)
+fi
+(cd "$browser" && PROXY_URL="https://localhost:$blocked_port" timeout 120 node through_nginx.test.mjs)
