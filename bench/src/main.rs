@@ -6,6 +6,7 @@
 //!   ws-echo        --conns 100 --inflight 16 --size 16 --seconds 5
 //!   sse-fanout     --subscribers 10000 --messages 100 --rate 50 --size 64
 //!   ws-fanout      (same options)
+//!   ws-deflate-fanout  (same options; offers permessage-deflate)
 //!   longpoll-wake  --waiters 10000 --messages 1000
 //!   poll-rate      --conns 50 --seconds 5
 //!   publish-rate   --conns 64 --seconds 5 --size 64 --channels 64
@@ -59,8 +60,12 @@ fn main() {
                 seconds: number("seconds", 5),
             },
         ),
-        "sse-fanout" | "ws-fanout" => {
-            let transport = if scenario == "sse-fanout" { fanout::Transport::Sse } else { fanout::Transport::WebSocket };
+        "sse-fanout" | "ws-fanout" | "ws-deflate-fanout" => {
+            let transport = match scenario.as_str() {
+                "sse-fanout" => fanout::Transport::Sse,
+                "ws-fanout" => fanout::Transport::WebSocket,
+                _ => fanout::Transport::WebSocketDeflate,
+            };
             let params = fanout::Params {
                 subscribers: number("subscribers", 10_000) as usize,
                 messages: number("messages", 100),

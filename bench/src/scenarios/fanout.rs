@@ -11,13 +11,18 @@ use std::time::{Duration, Instant};
 use crate::net::{head_end, take_response, Net};
 use crate::stats::{report, unix_nanos, Samples};
 use crate::target::{get, post, ws_upgrade, Kind, Target};
-use rtweb::ws::frame::write_client_frame;
+use flate2::{Decompress, FlushDecompress};
+use rtweb::ws::frame::{write_client_frame, FrameHeader};
 use rtweb::ws::OpCode;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Sse,
     WebSocket,
+    /// WebSocket offering permessage-deflate: compressed frames are parsed
+    /// and inflated (each from an empty window: channel sockets agree
+    /// `server_no_context_takeover`) before the markers are read.
+    WebSocketDeflate,
 }
 
 pub struct Params {
@@ -96,6 +101,12 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
     let request = match transport {
         Transport::Sse => get(&target.sse(&channel), "Accept: text/event-stream\r\n"),
         Transport::WebSocket => ws_upgrade(&target.ws(&channel)),
+        Transport::WebSocketDeflate => {
+            let mut request = ws_upgrade(&target.ws(&channel));
+            let at = request.len() - 2;
+            request.splice(at..at, *b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+            request
+        }
     };
     for batch_start in (0..p.subscribers).step_by(500) {
         let batch_end = (batch_start + 500).min(p.subscribers);
@@ -138,6 +149,7 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
     let mut last_delivery = start;
     let expected = p.messages * p.subscribers as u64;
     let padding = "p".repeat(p.size.saturating_sub(32));
+    let mut inflated = Vec::new();
     net.run_until(Duration::from_secs(60 + p.messages / p.rate.max(1)), |net, ready| {
         while published < p.messages && start + interval * published as u32 <= Instant::now() {
             published += 1;
@@ -160,7 +172,12 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
                 continue;
             }
             let sub = &mut subs[id];
-            scan_markers(&mut net.conns[id].input, |seq, nanos| {
+            let input = &mut net.conns[id].input;
+            if transport == Transport::WebSocketDeflate {
+                inflate_frames(input, &mut inflated);
+            }
+            let scanned = if transport == Transport::WebSocketDeflate { &mut inflated } else { input };
+            scan_markers(scanned, |seq, nanos| {
                 if seq < sub.next {
                     sub.duplicated += 1;
                     return;
@@ -178,7 +195,15 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
     let duplicated: u64 = subs.iter().map(|s| s.duplicated).sum();
     let elapsed = last_delivery.duration_since(start).as_secs_f64();
     report(&[
-        ("scenario", if transport == Transport::Sse { "sse-fanout" } else { "ws-fanout" }.into()),
+        (
+            "scenario",
+            match transport {
+                Transport::Sse => "sse-fanout",
+                Transport::WebSocket => "ws-fanout",
+                Transport::WebSocketDeflate => "ws-deflate-fanout",
+            }
+            .into(),
+        ),
         ("target", target.name().into()),
         ("subscribers", p.subscribers.to_string()),
         ("messages", p.messages.to_string()),
@@ -190,4 +215,31 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
         ("lost", lost.to_string()),
         ("duplicated", duplicated.to_string()),
     ]);
+}
+
+/// Takes the complete frames off `input`, appending each payload to `out`
+/// — inflated when RSV1 says it is compressed (RFC 7692 §7.2.2: the
+/// `00 00 ff ff` the sender removed is put back first).
+fn inflate_frames(input: &mut Vec<u8>, out: &mut Vec<u8>) {
+    let mut at = 0;
+    while let Ok(Some((header, header_len))) = FrameHeader::parse(&input[at..]) {
+        let end = at + header_len + header.payload_len as usize;
+        if end > input.len() {
+            break;
+        }
+        let payload = &input[at + header_len..end];
+        if header.rsv1 {
+            let mut decompress = Decompress::new(false);
+            let mut compressed = payload.to_vec();
+            compressed.extend_from_slice(&[0, 0, 0xff, 0xff]);
+            out.reserve(compressed.len() * 8 + 64);
+            decompress
+                .decompress_vec(&compressed, out, FlushDecompress::Sync)
+                .expect("a valid compressed message");
+        } else {
+            out.extend_from_slice(payload);
+        }
+        at = end;
+    }
+    input.drain(..at);
 }

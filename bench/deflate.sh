@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# What permessage-deflate costs a channel's fan-out (issue 16): 10,000
+# WebSocket subscribers of one channel, with and without deflate agreed,
+# alternating over ROUNDS rounds in one run. Channel sockets agree
+# server_no_context_takeover, so each message is compressed once and the
+# same frame goes to every subscriber; the load tool inflates every frame
+# it receives (its CPU is printed beside each figure).
+#
+#   bash bench/deflate.sh            # ROUNDS=3
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="$root/target/bench-deflate"
+rounds="${ROUNDS:-3}"
+mkdir -p "$out"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+(cd "$root" && cargo build --release -q)
+(cd "$root/bench" && cargo build --release -q)
+bench="$root/bench/target/release/rtweb-bench"
+# shellcheck source=../tests/serve.sh
+source "$root/tests/serve.sh"
+cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+
+: > "$out/results.txt"
+for round in $(seq "$rounds"); do
+    for scenario in ws-fanout ws-deflate-fanout; do
+        port="$(free_port)"
+        taskset -c 0 "$root/target/release/rtweb" --addr "127.0.0.1:$port" --threads 1 --ticker 0 --memory \
+            --max-connections 100000 --max-connections-per-ip 100000 >/dev/null 2>&1 &
+        pid=$!
+        wait_port "$port"
+        before="$(cpu "$pid")"
+        line="$(/usr/bin/time -f '%U %S' -o "$out/time.txt" taskset -c 1 "$bench" "$scenario" \
+            --subscribers 10000 --messages 100 --rate 50 --size 200 --target rtweb --addr "127.0.0.1:$port")"
+        server="$(awk -v a="$before" -v b="$(cpu "$pid")" 'BEGIN { printf "%.2f", b - a }')"
+        client="$(awk '{ printf "%.2f", $1 + $2 }' "$out/time.txt")"
+        echo "round=$round $line server_cpu_s=$server client_cpu_s=$client" | tee -a "$out/results.txt"
+        kill "$pid"; wait "$pid" 2>/dev/null || true
+    done
+done
