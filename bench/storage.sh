@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # What the durable store costs (issue 12), on this machine, in one run:
 #
-#   publish-rate  64 keep-alive publishers, acknowledged messages/s, for
-#                 --memory, the SQLite default (--sync normal) and
-#                 --sync full, alternating over ROUNDS rounds (median);
+#   publish-rate  64 keep-alive publishers spread over 64 channels,
+#                 acknowledged messages/s, for --memory, the SQLite default
+#                 (--sync normal) and --sync full; then all 64 on one
+#                 channel, memory and SQLite; alternating over ROUNDS
+#                 rounds (median);
 #   fan-out       10,000 SSE subscribers, memory vs SQLite;
 #   rss           1,000,000 channels with one 1 KiB message each: the
 #                 server's RSS after (SQLite default);
@@ -70,6 +72,11 @@ for round in $(seq "$rounds"); do
             full) serve --sync full ;;
         esac
         load "$store" publish-rate --conns 64 --seconds 5 --size 64 --channels 64
+        stop
+    done
+    for store in memory normal; do
+        if [ "$store" = memory ]; then serve --memory; else serve; fi
+        load "$store-1ch" publish-rate --conns 64 --seconds 5 --size 64 --channels 1
         stop
     done
     for store in memory normal; do
