@@ -8,17 +8,9 @@
 #
 #   bash bench/deflate.sh            # ROUNDS=3
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-out="$root/target/bench-deflate"
-rounds="${ROUNDS:-3}"
-mkdir -p "$out"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-(cd "$root" && cargo build --release -q)
-(cd "$root/bench" && cargo build --release -q)
-bench="$root/bench/target/release/rtweb-bench"
-# shellcheck source=../tests/serve.sh
-source "$root/tests/serve.sh"
-cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_setup bench-deflate
 
 : > "$out/results.txt"
 for round in $(seq "$rounds"); do

@@ -18,21 +18,10 @@
 # both sides' CPU seconds are printed beside every figure (a load tool at
 # 100% of its core measures itself). Loopback only.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-out="$root/target/bench-storage"
-rounds="${ROUNDS:-3}"
-mkdir -p "$out"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-(cd "$root" && cargo build --release -q)
-(cd "$root/bench" && cargo build --release -q)
-bench="$root/bench/target/release/rtweb-bench"
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_setup bench-storage
 rtweb="$root/target/release/rtweb"
-# shellcheck source=../tests/serve.sh
-source "$root/tests/serve.sh"
-
-cpu() { # CPU seconds (user+system) used so far by PID
-    awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"
-}
 
 # serve STORE-ARGS...: a fresh server on core 0; sets PORT, PID, DATA.
 serve() {
