@@ -340,6 +340,38 @@ fn half_closed_peer_still_gets_its_answer() {
     assert!(client.closed_within(Duration::from_secs(5)));
 }
 
+#[test]
+fn half_closed_peer_behind_a_full_input_buffer_gets_every_answer_and_the_close() {
+    // A parked long poll leaves the requests pipelined behind it unread:
+    // the server stops reading once its input buffer is full, with ~120 KB
+    // still in the socket, and the FIN arrives meanwhile. Once the poll is
+    // answered the server must read the rest, answer it, and still see the
+    // EOF: its readiness event was used while reading was paused, the read
+    // that follows comes back short, and the few small answers leave no
+    // write pending that would bring an edge.
+    let server = start_with(|c| c.max_message = 1024);
+    let mut client = Client::connect(server.addr);
+    client.send("GET /ch/held/longpoll?after=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    common::wait_for_stats(server.addr, Duration::from_secs(5), |s| {
+        s["connections"]["longpoll"] == 1
+    });
+    let count = 10;
+    let padded = format!(
+        "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: {}\r\n\r\n",
+        "x".repeat(12 * 1024)
+    );
+    client.send(padded.repeat(count));
+    client.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    Client::connect(server.addr).post("/ch/held", "wake");
+    let poll = client.response();
+    assert_eq!(poll.status, 200);
+    assert_eq!(poll.json()["messages"][0]["data"], "wake");
+    for i in 0..count {
+        assert_eq!(client.response().status, 404, "answer {i}");
+    }
+    assert!(client.closed_within(Duration::from_secs(5)));
+}
+
 use std::io::Write;
 
 #[test]

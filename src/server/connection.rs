@@ -5,9 +5,17 @@
 //! only what the session does not use yet is copied into `input`. An idle
 //! connection therefore holds no input buffer at all.
 //!
-//! Output: an [`OutputQueue`], written with vectored writes until the queue
-//! is empty or the socket says `WouldBlock`; writable readiness is asked for
-//! only while output is pending. [`SendProgress`] remembers since when the
+//! A read that returns less than the scratch buffer holds has drained the
+//! socket (epoll(7), Q&A 9: on a stream socket a short read means the
+//! receive buffer is empty), so reading stops there instead of paying one
+//! more `read` to hear `WouldBlock`: new bytes bring a new edge. The
+//! exception is a hang-up already announced (`EPOLLRDHUP`): the FIN behind
+//! those bytes brings no new edge, so then we read on to the EOF.
+//!
+//! Output: an [`OutputQueue`], written with vectored writes (a plain `write`
+//! when it is one slice) until the queue is empty or the socket says
+//! `WouldBlock`; writable readiness is asked for only while output is
+//! pending. [`SendProgress`] remembers since when the
 //! queue has been waiting without a byte leaving: the send timeout.
 
 use std::io::{self, IoSlice, Read, Write};
@@ -69,7 +77,8 @@ impl SendProgress {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadState {
-    /// Read until `WouldBlock`: a new edge is needed before reading again.
+    /// Read until `WouldBlock` or a short read: a new edge is needed
+    /// before reading again.
     Drained,
     /// Stopped with bytes possibly left (the input buffer is full): under
     /// edge triggering no new event will come, so we must remember.
@@ -87,6 +96,9 @@ pub struct Connection<S: Service> {
     pub output: OutputQueue,
     pub scheduled: Scheduled,
     pub read_state: ReadState,
+    /// An event said the peer shut down its writing side: read to the EOF,
+    /// because no further edge will announce it.
+    pub hang_up_announced: bool,
     writable_interest: bool,
     /// Set once the session has asked to close: input is no longer offered.
     pub closing: Option<Closing>,
@@ -123,6 +135,7 @@ impl<S: Service> Connection<S> {
             output: OutputQueue::default(),
             scheduled: Scheduled::default(),
             read_state: ReadState::Drained,
+            hang_up_announced: false,
             writable_interest: false,
             closing: None,
             dirty: false,
@@ -132,8 +145,8 @@ impl<S: Service> Connection<S> {
         }
     }
 
-    /// Reads until `WouldBlock`, EOF, or a full input buffer, handing each
-    /// piece to the session as it arrives.
+    /// Reads until a short read, `WouldBlock`, EOF, or a full input buffer,
+    /// handing each piece to the session as it arrives.
     pub fn read(&mut self, scratch: &mut [u8], service: &mut S, now: Instant) -> ReadOutcome {
         loop {
             if self.closing.is_none() && self.input.len() >= service.limits().max_input {
@@ -150,6 +163,10 @@ impl<S: Service> Connection<S> {
                     Stats::add(&service.stats().bytes_in, n as u64);
                     if self.closing.is_none() {
                         self.offer(&scratch[..n], service, now);
+                    }
+                    if n < scratch.len() && !self.hang_up_announced {
+                        self.read_state = ReadState::Drained;
+                        return ReadOutcome::Ok;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -200,8 +217,13 @@ impl<S: Service> Connection<S> {
     fn write_out(&mut self, stats: &Stats, wrote: &mut usize) -> io::Result<()> {
         while !self.output.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let n = self.output.slices(&mut slices);
-            match self.socket.write_vectored(&slices[..n]) {
+            let written = match self.output.slices(&mut slices) {
+                // One slice (the common echo reply): `write` is the cheaper
+                // syscall (no iovec to copy in).
+                1 => self.socket.write(&slices[0]),
+                n => self.socket.write_vectored(&slices[..n]),
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => {
                     *wrote += written;

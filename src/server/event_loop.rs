@@ -309,6 +309,13 @@ impl<S: Service> EventLoop<S> {
 
     fn on_ready(&mut self, token: usize, event: &Event, now: Instant) {
         if event.is_readable() || event.is_read_closed() || event.is_error() {
+            if event.is_read_closed() || event.is_error() {
+                // The FIN behind any bytes will bring no new edge: the read
+                // must go on to the EOF (see connection.rs).
+                if let Some(Some(conn)) = self.connections.get_mut(token) {
+                    conn.hang_up_announced = true;
+                }
+            }
             self.read(token, now);
         }
         self.mark_dirty(token);
