@@ -322,7 +322,11 @@ export class Subscription {
   /** The server says its channel stands at `serverLastId` (a ready event or a poll's `last_id`). */
   positioned(conn, serverLastId) {
     if (!Number.isSafeInteger(serverLastId) || this.lastId === null) return;
-    if (serverLastId < this.lastId && conn.gap === null) {
+    // Compared with what this connection asked for (`conn.after`), not with
+    // `lastId`: another connection may have delivered newer messages since
+    // this one opened, and its ready signal, sent then, is merely older.
+    const asked = Number.isSafeInteger(conn.after) ? conn.after : null;
+    if (asked !== null && serverLastId < asked && conn.gap === null) {
       // Ids went backwards without a gap signal: the server lost its log (a
       // restart without a durable store). Say so, and take the new life of
       // the channel from its start.
