@@ -21,7 +21,10 @@ impl ServerProcess {
     pub fn start(args: &[&str]) -> ServerProcess {
         let own_data = !args.iter().any(|a| *a == "--data" || *a == "--memory");
         let data = fresh_data_dir();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rtweb"));
+        // RTWEB_BIN runs another build (e.g. target/release/rtweb, for
+        // measurements that should not be a debug build's).
+        let binary = std::env::var("RTWEB_BIN").unwrap_or(env!("CARGO_BIN_EXE_rtweb").to_owned());
+        let mut command = Command::new(binary);
         command.args(["--addr", "127.0.0.1:0", "--ticker", "0"]);
         if own_data {
             command.arg("--data").arg(&data);
