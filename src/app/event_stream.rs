@@ -124,6 +124,9 @@ impl EventStream {
 
     pub fn on_timer(&mut self, out: &mut OutputQueue, app: &App) -> Close {
         if let Some((_, ending)) = self.ends_at.filter(|(end, _)| app.now >= *end) {
+            // Once: the stream is over, and its end no deadline to ask for
+            // again (the loop would not re-arm it, but need not be trusted to).
+            self.ends_at = None;
             if ending == Ending::TokenExpired {
                 // Said before the end, so the page knows not to just
                 // reconnect with the same token (that would get 401).

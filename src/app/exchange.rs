@@ -81,7 +81,8 @@ pub struct Exchange {
     decoder: RequestDecoder,
     /// The request whose body is being received.
     request: Option<Receiving>,
-    /// When input last arrived (the idle timeout runs from here).
+    /// When the connection last had something to do: input arrived, or a
+    /// parked request was answered (the idle timeout runs from here).
     last_input: Instant,
     /// A publish waits for its commit: how to write its answer. Requests
     /// behind it are not read until it is answered (answers go in order).
@@ -97,6 +98,14 @@ impl Exchange {
             last_input: app.now,
             awaiting: None,
         }
+    }
+
+    /// A parked request was answered: the connection is idle from now. From
+    /// the request's arrival instead, a long poll longer than the idle
+    /// timeout came back to an idle deadline already passed — closed the
+    /// moment it was answered, or (if the loop had fired since) never.
+    pub fn idle_from(&mut self, now: Instant) {
+        self.last_input = now;
     }
 
     /// False while a publish waits for its commit.

@@ -24,6 +24,9 @@ pub mod session;
 pub mod subscription;
 pub mod websocket;
 
+#[cfg(test)]
+mod sim;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
