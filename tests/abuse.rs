@@ -341,6 +341,31 @@ fn after_u64_max_is_safe_on_all_four_techniques() {
 }
 
 #[test]
+fn a_message_larger_than_max_pending_reaches_subscribers_that_read() {
+    // A prompt reader has nothing waiting: one message bigger than the
+    // whole --max-pending does not make it "slow" (the replay already sends
+    // at least one message whatever the budget; live delivery must too).
+    let server = common::start_with(|c| {
+        c.max_pending = 1000;
+        c.max_message = 8000;
+    });
+    let addr = server.addr;
+    let mut sse = SseClient::open(addr, "/ch/big/sse", "");
+    let mut ws = WsClient::connect(addr, "/ch/big/ws");
+    let big = "x".repeat(5000);
+    let mut publisher = Client::connect(addr);
+    for text in [big.as_str(), "small"] {
+        assert_eq!(publisher.post("/ch/big", text).status, 200);
+        let event = sse.next_event().expect("the stream stays open");
+        assert_eq!(event.data, text);
+        assert_eq!(ws.frame().json()["data"], text);
+    }
+    let stats = common::stats(addr);
+    assert_eq!(stats["connections"]["sse"], 1, "{stats}");
+    assert_eq!(stats["connections"]["websocket"], 1, "{stats}");
+}
+
+#[test]
 fn connections_beyond_max_connections_get_503_and_close() {
     let server = ServerProcess::start(&["--memory", "--max-connections", "4"]);
     let mut kept: Vec<Client> = (0..4).map(|_| Client::connect(server.addr)).collect();

@@ -203,8 +203,12 @@ impl Subscription {
 
     /// Queues a live delivery. Returns false when the subscriber has fallen
     /// too far behind (`--max-pending`) and should be closed; it loses
-    /// nothing, since it can resume from its last id.
+    /// nothing, since it can resume from its last id. Behind means bytes
+    /// already waiting when the message came: like a replay piece, one
+    /// message may take the output past the budget, so a client that reads
+    /// promptly is never cut for a message larger than `--max-pending`.
     pub fn deliver(&mut self, delivery: &Delivery, out: &mut OutputQueue, app: &App) -> bool {
+        let within_budget = out.pending() <= app.config().max_pending;
         let id = delivery.message.id;
         if id <= self.last_id {
             return true;
@@ -227,12 +231,12 @@ impl Subscription {
             // within the budget like a replay. A failed read closes the
             // subscriber, which resumes from its last id.
             self.behind = Some(id);
-            if out.pending() <= app.config().max_pending {
+            if within_budget {
                 return self.on_drained(out, app) == Close::Open;
             }
             return true;
         }
-        out.pending() <= app.config().max_pending
+        within_budget
     }
 
     /// Leaves the channel.
