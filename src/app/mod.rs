@@ -25,6 +25,8 @@ pub mod subscription;
 pub mod websocket;
 
 #[cfg(test)]
+mod replay_tests;
+#[cfg(test)]
 mod sim;
 
 use std::collections::VecDeque;
