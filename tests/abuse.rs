@@ -218,6 +218,40 @@ fn ping_and_echo_floods_without_reading_are_bounded() {
 }
 
 #[test]
+fn an_echo_flood_is_all_echoed_once_the_client_reads() {
+    // Backpressure must pause the echo, not end it: once the client reads,
+    // the server goes on with the input it held back (no new read event
+    // will say so: the client is waiting for its echoes, not sending).
+    let server = common::start();
+    let (echo, _) = WsClient::connect_with(server.addr, "/echo", "");
+    let mut echo = echo.client;
+    let frames = 1000;
+    let payload = [1u8; 60_000];
+    let mut writer = echo.stream.try_clone().unwrap();
+    let (progress, stalled) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        for _ in 0..frames {
+            writer.write_all(&masked(0x2, &payload)).expect("write");
+            let _ = progress.send(());
+        }
+    });
+    // Wait until the server stops taking frames (its output is full)...
+    while stalled.recv_timeout(Duration::from_millis(500)).is_ok() {}
+    // ...then read every echo.
+    for n in 0..frames {
+        let header = echo.take(4);
+        assert_eq!(
+            header,
+            [0x82, 126, 0xea, 0x60],
+            "echo {n}: a 60,000-byte binary frame"
+        );
+        assert!(echo.take(payload.len()).iter().all(|&b| b == 1));
+    }
+    sender.join().unwrap();
+    well_behaved(server.addr, "echoed");
+}
+
+#[test]
 fn partial_messages_share_one_global_budget() {
     let server = ServerProcess::start(&["--memory", "--max-buffered", "1000000"]);
     // 30 unfinished 100 kB messages: the budget holds 10 at most.

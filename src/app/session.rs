@@ -295,7 +295,18 @@ impl Session {
     /// True while the session would use more input now; the loop stops
     /// reading (and buffering) when it would not.
     pub fn wants_input(&self) -> bool {
-        matches!(self.mode, Mode::Http) && self.exchange.ready() && self.close == Close::Open
+        if self.close != Close::Open {
+            return false;
+        }
+        match self.mode {
+            Mode::Http => self.exchange.ready(),
+            // An echo socket holds input back while its output is full
+            // (websocket.rs); what it held must be offered again once the
+            // output drains — no read event will come, for the client is
+            // waiting for its echoes, not sending.
+            Mode::WebSocket(_) => true,
+            Mode::LongPoll(_) | Mode::EventStream(_) | Mode::Closing => false,
+        }
     }
 }
 
