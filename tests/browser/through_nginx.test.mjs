@@ -44,7 +44,11 @@ const result = await page.evaluate(async () => {
     await new Promise((r) => setTimeout(r, 40));
   }
   const deadline = Date.now() + 30000;
-  while (received.length < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  // All 50, and a transport settled on (the fallback's own check poll can
+  // deliver messages before the SSE stream reports itself ready).
+  while ((received.length < 50 || transports.length === 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   sub.close();
   return { transports, received, gaps };
 });
