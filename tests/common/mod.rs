@@ -326,4 +326,5 @@ impl SseClient {
 }
 
 pub mod process;
+pub mod redis;
 pub mod ws;
