@@ -176,6 +176,9 @@ impl Config {
 /// The data directory when neither `--data` nor `--memory` is given.
 pub const DEFAULT_DATA_DIR: &str = "rtweb-data";
 
+/// What every Redis key starts with, when `--redis-prefix` is not given.
+pub const DEFAULT_REDIS_PREFIX: &str = "rtweb:";
+
 pub const USAGE: &str = "\
 rtweb — a real-time web server: short polling, long polling, SSE and WebSocket
 
@@ -189,6 +192,9 @@ OPTIONS:
   --memory                 keep channels in memory only: lost on exit
   --sync normal|full       normal: an acknowledged message survives a crash;
                            full: a power loss too (fsync per commit) [default: normal]
+  --redis URL              share channels with other nodes through Redis
+                           (redis://HOST:PORT[/DB]); ids are assigned there
+  --redis-prefix PREFIX    prefix of every Redis key rtweb uses [default: rtweb:]
   --retain N               messages kept per channel [default: 1000]
   --retain-for SECONDS     trim messages older than this, 0 = off [default: 0]
   --cache-bytes BYTES      recent messages kept in memory, all channels [default: 67108864]
@@ -264,6 +270,8 @@ pub fn parse_args_with_env(
     let mut data: Option<PathBuf> = None;
     let mut durability: Option<Durability> = None;
     let mut memory = false;
+    let mut redis: Option<String> = None;
+    let mut redis_prefix: Option<String> = None;
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -304,6 +312,8 @@ pub fn parse_args_with_env(
                     _ => return Err(format!("--sync: `{value}` is not normal or full")),
                 })
             }
+            "--redis" => redis = Some(crate::store::redis::check_url(&value)?),
+            "--redis-prefix" => redis_prefix = Some(value),
             "--retain" => config.retain = (number()? as usize).max(1),
             "--retain-for" => config.retain_for = Some(seconds()?).filter(|d| !d.is_zero()),
             "--cache-bytes" => config.cache_bytes = number()? as usize,
@@ -348,10 +358,22 @@ pub fn parse_args_with_env(
         }
     }
     config.limits.max_body = config.max_message;
-    config.store = match (memory, data, durability) {
-        (true, None, None) => StoreKind::Memory,
-        (true, _, _) => return Err("--memory keeps nothing on disk: drop --data and --sync".into()),
-        (false, dir, durability) => StoreKind::Sqlite {
+    if redis.is_none() && redis_prefix.is_some() {
+        return Err("--redis-prefix needs --redis URL".into());
+    }
+    config.store = match (memory, data, durability, redis) {
+        (false, None, None, Some(url)) => StoreKind::Redis {
+            url,
+            prefix: redis_prefix.unwrap_or_else(|| DEFAULT_REDIS_PREFIX.to_owned()),
+        },
+        (_, _, _, Some(_)) => {
+            return Err("--redis keeps channels in Redis: drop --memory, --data and --sync".into())
+        }
+        (true, None, None, None) => StoreKind::Memory,
+        (true, _, _, None) => {
+            return Err("--memory keeps nothing on disk: drop --data and --sync".into())
+        }
+        (false, dir, durability, None) => StoreKind::Sqlite {
             dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             durability: durability.unwrap_or_default(),
         },
@@ -511,6 +533,41 @@ mod tests {
         assert_eq!(c.store, StoreKind::Memory);
         assert_eq!(c.retain_for, None);
         assert_eq!(c.retain, 3);
+    }
+
+    #[test]
+    fn redis_flags_choose_the_shared_store() {
+        let Ok(Command::Run(c)) = parse(&["--redis", "redis://127.0.0.1:6379/2"]) else {
+            panic!()
+        };
+        let want = StoreKind::Redis {
+            url: "redis://127.0.0.1:6379/2".into(),
+            prefix: DEFAULT_REDIS_PREFIX.into(),
+        };
+        assert_eq!(c.store, want);
+        let Ok(Command::Run(c)) = parse(&["--redis-prefix", "a:", "--redis", "redis://h:1"]) else {
+            panic!()
+        };
+        let want = StoreKind::Redis {
+            url: "redis://h:1".into(),
+            prefix: "a:".into(),
+        };
+        assert_eq!(c.store, want);
+        let shared_and_local = "--redis keeps channels in Redis: drop --memory, --data and --sync";
+        for flags in [
+            &["--redis", "redis://h:1", "--memory"][..],
+            &["--data", "d", "--redis", "redis://h:1"],
+            &["--redis", "redis://h:1", "--sync", "full"],
+        ] {
+            assert_eq!(parse(flags).unwrap_err(), shared_and_local, "{flags:?}");
+        }
+        assert_eq!(
+            parse(&["--redis-prefix", "x:"]).unwrap_err(),
+            "--redis-prefix needs --redis URL"
+        );
+        assert!(parse(&["--redis", "http://h:1"])
+            .unwrap_err()
+            .starts_with("--redis: `http://h:1`"));
     }
 
     #[test]

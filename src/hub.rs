@@ -98,6 +98,15 @@ pub struct Replay {
     pub gap: bool,
 }
 
+/// What a long poll finds when it starts ([`Hub::replay_or_park`]).
+#[derive(Debug)]
+pub enum PollOutcome {
+    /// Something to answer with at once: messages, or a gap.
+    Ready(Replay),
+    /// Nothing after `after`: parked until the channel's next message.
+    Parked { after: u64 },
+}
+
 /// A message committed by [`Hub::publish`], with whom to wake.
 #[derive(Debug)]
 pub struct Published {
@@ -127,6 +136,11 @@ pub struct Hub {
     retain: usize,
     cache_budget: usize,
     cache_bytes: usize,
+    /// Other nodes write to the store too (Redis): a window is kept only
+    /// while the relay's reader follows its channel, i.e. while it has
+    /// subscribers here.
+    shared_log: bool,
+    first_subscriber: Option<Box<dyn Fn() + Send>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -149,6 +163,16 @@ pub fn valid_channel_name(name: &str) -> bool {
 
 impl Hub {
     pub fn new(store: Box<dyn Store>, retain: usize, cache_budget: usize) -> Hub {
+        Hub::over(store, retain, cache_budget, false)
+    }
+
+    /// A hub over a store other nodes write to as well (`shared_log`).
+    pub fn over(
+        store: Box<dyn Store>,
+        retain: usize,
+        cache_budget: usize,
+        shared_log: bool,
+    ) -> Hub {
         Hub {
             store,
             channels: BTreeMap::new(),
@@ -157,6 +181,8 @@ impl Hub {
             retain: retain.max(1),
             cache_budget,
             cache_bytes: 0,
+            shared_log,
+            first_subscriber: None,
         }
     }
 
@@ -185,47 +211,92 @@ impl Hub {
         }
         let assigned = self.store.append(batch)?;
         let mut published = Vec::with_capacity(batch.len());
-        let retain = self.retain;
         for (new, given) in batch.iter().zip(assigned) {
             let message = Arc::new(Message::new(given.id, given.time_ms, Arc::clone(&new.data)));
-            self.touch(&new.channel);
-            let Some(channel) = self.channels.get_mut(&new.channel) else {
-                continue; // unreachable: loaded above, and nothing evicts in between
-            };
-            let before = channel.window_bytes;
-            channel.state.last_id = given.id;
-            channel.state.oldest_id = channel
-                .state
-                .oldest_id
-                .max((given.id + 1).saturating_sub(retain as u64));
-            // The window stays contiguous with the log's newest end.
-            let contiguous = channel.window.back().is_none_or(|m| m.id + 1 == given.id);
-            if !contiguous {
-                channel.window.clear();
-                channel.window_bytes = 0;
+            if let Some(one) = self.keep(&new.channel, message) {
+                published.push(one);
             }
-            channel.window_bytes += message.size();
-            channel.window.push_back(Arc::clone(&message));
-            while channel.window.len() > retain
-                || channel
-                    .window
-                    .front()
-                    .is_some_and(|m| m.id < channel.state.oldest_id)
-            {
-                let dropped = channel.window.pop_front().expect("not empty");
-                channel.window_bytes -= dropped.size();
-            }
-            let subscribers = channel.subscribers.clone();
-            channel.subscribers.retain(|s| !s.once);
-            let after = channel.window_bytes;
-            self.cache_bytes = self.cache_bytes + after - before;
-            published.push(Published {
-                message,
-                subscribers,
-            });
         }
         self.evict();
         Ok(published)
+    }
+
+    /// A message another node committed to the shared store (Redis), as
+    /// the relay's reader hands it over in id order: kept in the window
+    /// and handed to this node's subscribers, as if published here. `None`
+    /// when nobody here listens to the channel, or it was handed over
+    /// already.
+    pub fn committed_elsewhere(&mut self, name: &str, stored: Stored) -> Option<Published> {
+        let channel = self.channels.get(name)?;
+        if channel.subscribers.is_empty() || stored.id <= channel.state.last_id {
+            return None;
+        }
+        let published = self.keep(name, Arc::new(Message::from_stored(stored)));
+        self.evict();
+        published
+    }
+
+    /// The channels this node listens to and the last id it has of each:
+    /// where the relay's reader goes on from.
+    pub fn watched(&self) -> Vec<(String, u64)> {
+        self.channels
+            .iter()
+            .filter(|(_, c)| !c.subscribers.is_empty())
+            .map(|(name, c)| (name.clone(), c.state.last_id))
+            .collect()
+    }
+
+    /// Called (under the hub's lock, so it must not block) whenever a
+    /// channel gets its first subscriber: the relay's reader must start
+    /// following it.
+    pub fn on_first_subscriber(&mut self, hook: Box<dyn Fn() + Send>) {
+        self.first_subscriber = Some(hook);
+    }
+
+    /// Keeps a committed message in its channel's window and collects its
+    /// subscribers (once-only ones are removed as they are returned).
+    fn keep(&mut self, name: &str, message: Arc<Message>) -> Option<Published> {
+        let retain = self.retain;
+        let id = message.id;
+        self.touch(name);
+        let channel = self.channels.get_mut(name)?;
+        let before = channel.window_bytes;
+        channel.state.last_id = id;
+        channel.state.oldest_id = channel
+            .state
+            .oldest_id
+            .max((id + 1).saturating_sub(retain as u64));
+        // The window stays contiguous with the log's newest end.
+        let contiguous = channel.window.back().is_none_or(|m| m.id + 1 == id);
+        if !contiguous {
+            channel.window.clear();
+            channel.window_bytes = 0;
+        }
+        channel.window_bytes += message.size();
+        channel.window.push_back(Arc::clone(&message));
+        while channel.window.len() > retain
+            || channel
+                .window
+                .front()
+                .is_some_and(|m| m.id < channel.state.oldest_id)
+        {
+            let dropped = channel.window.pop_front().expect("not empty");
+            channel.window_bytes -= dropped.size();
+        }
+        let subscribers = channel.subscribers.clone();
+        channel.subscribers.retain(|s| !s.once);
+        let unwatched = channel.subscribers.is_empty();
+        let after = channel.window_bytes;
+        self.cache_bytes = self.cache_bytes + after - before;
+        if unwatched && self.shared_log {
+            // Nobody here follows it any more: others' messages would no
+            // longer reach its window, so it must not outlive its readers.
+            self.forget(name);
+        }
+        Some(Published {
+            message,
+            subscribers,
+        })
     }
 
     /// Replays after `after` and subscribes, atomically: no publish can fall
@@ -237,30 +308,30 @@ impl Hub {
         subscriber: Subscriber,
     ) -> Result<Replay, StoreError> {
         let replay = self.replay(name, after)?;
-        self.channel(name)?.subscribers.push(subscriber);
+        self.subscribe(name, subscriber)?;
         Ok(replay)
     }
 
     /// What a long poll needs, atomically: the messages after `after`
     /// (`None`: after the newest) if there are any, or a gap to report;
-    /// otherwise `Ok(None)`, and `subscriber` is parked on the channel until
-    /// its next publish.
+    /// otherwise `subscriber` is parked on the channel until its next
+    /// publish, and the answer says after which id it waits.
     pub fn replay_or_park(
         &mut self,
         name: &str,
         after: Option<u64>,
         subscriber: Subscriber,
-    ) -> Result<Option<Replay>, StoreError> {
+    ) -> Result<PollOutcome, StoreError> {
         let after = match after {
             Some(after) => after,
             None => self.state(name)?.last_id,
         };
         let replay = self.replay(name, Some(after))?;
         if replay.messages.is_empty() && !replay.gap {
-            self.channel(name)?.subscribers.push(subscriber);
-            return Ok(None);
+            self.subscribe(name, subscriber)?;
+            return Ok(PollOutcome::Parked { after });
         }
-        Ok(Some(replay))
+        Ok(PollOutcome::Ready(replay))
     }
 
     /// The retained messages with id > `after`. `after: None` means "from
@@ -304,6 +375,17 @@ impl Hub {
         Ok(replay)
     }
 
+    fn subscribe(&mut self, name: &str, subscriber: Subscriber) -> Result<(), StoreError> {
+        let subscribers = &mut self.channel(name)?.subscribers;
+        subscribers.push(subscriber);
+        if subscribers.len() == 1 {
+            if let Some(hook) = &self.first_subscriber {
+                hook();
+            }
+        }
+        Ok(())
+    }
+
     /// Removes a connection from a channel's subscribers; returns the
     /// channel's newest id.
     pub fn unsubscribe(&mut self, name: &str, event_loop: usize, token: usize) -> u64 {
@@ -318,7 +400,7 @@ impl Hub {
             channel.subscribers.swap_remove(i);
         }
         let last_id = channel.state.last_id;
-        if channel.subscribers.is_empty() && channel.window.is_empty() {
+        if channel.subscribers.is_empty() && (channel.window.is_empty() || self.shared_log) {
             self.forget(name);
         }
         last_id

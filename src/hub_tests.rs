@@ -61,7 +61,10 @@ fn replay_from_now_from_start_and_with_gap() {
 #[test]
 fn once_subscribers_are_woken_once() {
     let mut hub = Hub::in_memory(10);
-    assert!(hub.replay_or_park("c", None, PARKED).unwrap().is_none());
+    assert!(matches!(
+        hub.replay_or_park("c", None, PARKED).unwrap(),
+        PollOutcome::Parked { after: 0 }
+    ));
     assert!(hub
         .replay_and_subscribe("c", Some(0), STREAM)
         .unwrap()

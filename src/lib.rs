@@ -30,7 +30,12 @@
 //!                │        channel's newest messages in memory
 //!                ▼
 //!             store       the retained log with ids: SQLite in a data
-//!                         directory (durable), or memory (`--memory`)
+//!                         directory (durable), memory (`--memory`), or
+//!                         Redis Streams shared by several nodes (`--redis`)
+//!
+//!  relay       with `--redis`: two threads between the loops and Redis —
+//!              a writer that commits publishes, a reader that brings every
+//!              node's messages back to this node's subscribers
 //!
 //!  beside them: output (a connection's queue of bytes to send), buffers (a
 //!  per-loop pool of byte buffers), budget (bytes held across connections),
@@ -78,6 +83,12 @@
 //!    write; a subscriber too slow to take its bytes is closed and resumes by
 //!    id, so it loses nothing.
 //!
+//! **With `--redis`**, step 4 goes through [`relay`] instead: the batch goes
+//! to the relay's writer thread, which appends it in Redis (Redis assigns
+//! the ids) and mails each publisher its id; the relay's reader, following
+//! the channel's stream with `XREAD BLOCK`, brings the message back — from
+//! this node or any other — and steps 6 and 7 go on as above.
+//!
 //! A WebSocket client publishes the same way: its text frame is decoded by
 //! [`ws::WsConnection`] and handed to `subscription::publish` from step 3 on.
 //!
@@ -97,6 +108,7 @@ pub mod hub;
 pub mod json;
 pub mod node;
 pub mod output;
+pub mod relay;
 pub mod server;
 pub mod sse;
 pub mod stats;

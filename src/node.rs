@@ -91,7 +91,11 @@ impl Server {
         let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
         let apps = self.apps();
         let shared = Arc::clone(&self.shared);
-        Loops::run_here(self.listener, apps, move |shutdown| {
+        Loops::run_here(self.listener, apps, move |control| {
+            if let Some(relay) = &shared.relay {
+                relay.start(&shared, control.clone());
+            }
+            let shutdown = control;
             std::thread::spawn(move || {
                 let mut received = signals.forever();
                 if let Some(signal) = received.next() {
@@ -112,6 +116,9 @@ impl Server {
         let addr = self.local_addr()?;
         let apps = self.apps();
         let loops = Loops::start(self.listener, apps)?;
+        if let Some(relay) = &self.shared.relay {
+            relay.start(&self.shared, loops.control());
+        }
         Ok(ServerHandle {
             addr,
             shared: self.shared,

@@ -49,6 +49,8 @@ pub struct Stats {
     /// Compressed messages received, before and after inflating.
     pub ws_deflate_compressed_bytes_in: AtomicU64,
     pub ws_deflate_payload_bytes_in: AtomicU64,
+    /// With `--redis`: whether this node reaches Redis now.
+    pub redis: std::sync::OnceLock<std::sync::Arc<crate::store::redis::Health>>,
 }
 
 /// A metric family: its name, type and help line.
@@ -344,6 +346,13 @@ impl Stats {
 
     pub fn to_json(&self) -> String {
         let get = |c: &AtomicU64| c.load(Relaxed);
+        let redis = self.redis.get().map_or(String::new(), |health| {
+            format!(
+                ",\"redis\":{{\"state\":\"{}\",\"reconnects\":{}}}",
+                health.state(),
+                get(&health.reconnects)
+            )
+        });
         format!(
             concat!(
                 "{{\"connections\":{{\"http\":{},\"longpoll\":{},\"sse\":{},\"websocket\":{}}},",
@@ -351,7 +360,7 @@ impl Stats {
                 "\"messages_published\":{},\"messages_delivered\":{},",
                 "\"bytes_in\":{},\"bytes_out\":{},\"draining\":{},",
                 "\"ws_deflate\":{{\"payload_bytes_out\":{},\"compressed_bytes_out\":{},",
-                "\"compressed_bytes_in\":{},\"payload_bytes_in\":{}}}}}"
+                "\"compressed_bytes_in\":{},\"payload_bytes_in\":{}}}{}}}"
             ),
             get(&self.connections_http),
             get(&self.connections_longpoll),
@@ -368,6 +377,7 @@ impl Stats {
             get(&self.ws_deflate_compressed_bytes_out),
             get(&self.ws_deflate_compressed_bytes_in),
             get(&self.ws_deflate_payload_bytes_in),
+            redis,
         )
     }
 }

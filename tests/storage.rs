@@ -7,72 +7,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::process::{fresh_data_dir, ServerProcess};
+use common::publisher::Publisher;
 use common::ws::WsClient;
 use common::{Client, SseClient};
-
-/// A publisher that survives the server dying under it: `None` once the
-/// connection fails, instead of a panic.
-struct Publisher {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-}
-
-impl Publisher {
-    fn connect(addr: SocketAddr) -> Publisher {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Publisher {
-            stream,
-            buffer: Vec::new(),
-        }
-    }
-
-    /// POSTs `text`; the id it was acknowledged with.
-    fn publish(&mut self, channel: &str, text: &str) -> Option<u64> {
-        let request = format!(
-            "POST /ch/{channel} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        self.stream.write_all(request.as_bytes()).ok()?;
-        loop {
-            if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.buffer[..end]).into_owned();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Content-Length: "))?
-                    .parse()
-                    .ok()?;
-                if self.buffer.len() >= end + 4 + length {
-                    let body: Vec<u8> = self
-                        .buffer
-                        .drain(..end + 4 + length)
-                        .skip(end + 4)
-                        .collect();
-                    if !head.starts_with("HTTP/1.1 200 ") {
-                        return None;
-                    }
-                    let json: serde_json::Value = serde_json::from_slice(&body).ok()?;
-                    return json["id"].as_u64();
-                }
-            }
-            let mut chunk = [0u8; 4096];
-            match self.stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-}
 
 fn data_arg(dir: &Path) -> String {
     dir.to_str().unwrap().to_owned()

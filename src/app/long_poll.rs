@@ -8,8 +8,11 @@
 //! of two ways:
 //!
 //! - **a publish** wakes it: the hub removed it from the channel in the
-//!   same step, and the answer is the delivered message itself (it is the
-//!   first one after `N`, since nothing newer existed when it parked);
+//!   same step, and the answer is the delivered message itself when it is
+//!   the one after `N` (nothing newer existed when it parked). With
+//!   `--redis` the first message to arrive may be further on (this node
+//!   lost Redis for a while and the log was trimmed meanwhile): then the
+//!   answer is read from the log, as a short poll's, gap included;
 //! - **the timeout** passes: it leaves the channel and answers `200` with
 //!   an empty list and the channel's `last_id`, so the client asks again.
 //!
@@ -24,7 +27,7 @@ use super::routes::{messages_response, store_refusal};
 use super::subscription;
 use super::App;
 use crate::http::Response;
-use crate::hub::Replay;
+use crate::hub::{PollOutcome, Replay};
 use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::stats::Stats;
@@ -42,6 +45,8 @@ pub enum Start {
 pub struct LongPoll {
     token: usize,
     channel: String,
+    /// The id it waits after: nothing newer existed when it parked.
+    after: u64,
     deadline: Instant,
     reply: Reply,
 }
@@ -61,18 +66,26 @@ impl LongPoll {
         let replay = subscription::replay_or_park(app, &channel, after, token)
             .map_err(|e| store_refusal(&e))?;
         Ok(match replay {
-            Some(replay) => Start::Answered(answer(&replay, &reply, out, app)),
-            None => Start::Parked(LongPoll {
+            PollOutcome::Ready(replay) => Start::Answered(answer(&replay, &reply, out, app)),
+            PollOutcome::Parked { after } => Start::Parked(LongPoll {
                 token,
                 channel,
+                after,
                 deadline: app.now + timeout,
                 reply,
             }),
         })
     }
 
-    /// The publish that woke it: answer with that message.
+    /// The publish that woke it: answer with that message — or, if it is
+    /// not the next id, with what the log has after ours.
     pub fn on_deliver(&self, delivery: &Delivery, out: &mut OutputQueue, app: &mut App) -> Close {
+        if Some(delivery.message.id) != self.after.checked_add(1) {
+            return match subscription::replay(app, &self.channel, Some(self.after)) {
+                Ok(replay) => answer(&replay, &self.reply, out, app),
+                Err(error) => respond(&store_refusal(&error), &self.reply, out, app),
+            };
+        }
         let replay = Replay {
             messages: vec![Arc::clone(&delivery.message)],
             last_id: delivery.message.id,

@@ -39,9 +39,11 @@ use crate::config::Config;
 use crate::http::date::{DateCache, DATE_LEN};
 use crate::hub::{Hub, Subscriber};
 use crate::output::OutputQueue;
+use crate::relay::Relay;
 use crate::server::{Address, Close, Limits, Outgoing, Refusal, Service};
 use crate::stats::Stats;
-use crate::store::{self, NewMessage, OpenError, Retention, StoreError};
+use crate::store::redis::RedisStore;
+use crate::store::{self, NewMessage, OpenError, Retention, StoreError, StoreKind};
 
 pub use delivery::Delivery;
 pub use session::Session;
@@ -70,25 +72,43 @@ pub struct Shared {
     pub buffered: Arc<Budget>,
     /// Who may publish and subscribe, from which origins and hosts.
     pub policy: Policy,
+    /// With `--redis`: the threads that publish to Redis and bring every
+    /// node's messages back (`relay.rs`).
+    pub relay: Option<Relay>,
 }
 
 impl Shared {
-    /// Opens the configured store (`--data`, `--memory`) behind a new hub.
+    /// Opens the configured store (`--data`, `--memory`, `--redis`) behind
+    /// a new hub; with Redis, the relay too (its threads start with the loops).
     pub fn new(config: Config) -> Result<Shared, OpenError> {
         let retention = Retention {
             count: config.retain,
             age: config.retain_for,
         };
-        let store = store::open(&config.store, retention)?;
-        let hub = Mutex::new(Hub::new(store, config.retain, config.cache_bytes));
+        let stats = Stats::default();
+        let (hub, relay) = match &config.store {
+            StoreKind::Redis { url, prefix } => {
+                let health = Arc::clone(stats.redis.get_or_init(Arc::default));
+                let store = RedisStore::open(url, prefix, retention, Arc::clone(&health))?;
+                let relay = Relay::open(url, prefix, retention, health)?;
+                let mut hub = Hub::over(Box::new(store), config.retain, config.cache_bytes, true);
+                hub.on_first_subscriber(relay.follow_hook());
+                (hub, Some(relay))
+            }
+            kind => {
+                let store = store::open(kind, retention)?;
+                (Hub::new(store, config.retain, config.cache_bytes), None)
+            }
+        };
         let buffered = Budget::new(config.max_buffered);
         let policy = Policy::new(&config);
         Ok(Shared {
             config,
-            hub,
-            stats: Stats::default(),
+            hub: Mutex::new(hub),
+            stats,
             buffered,
             policy,
+            relay,
         })
     }
 

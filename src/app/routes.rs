@@ -369,7 +369,14 @@ pub fn messages_response(replay: &Replay) -> Response {
 /// `GET /metrics`: the counters in the Prometheus text format 0.0.4.
 fn metrics(app: &App) -> Response {
     let channels = app.shared.hub().channel_count() as u64;
-    let gauges = [
+    let redis_up = app.stats().redis.get().map(|health| {
+        (
+            "rtweb_redis_up",
+            "1 while this node reaches Redis (--redis), else 0.",
+            u64::from(health.is_up()),
+        )
+    });
+    let gauges: Vec<_> = [
         (
             "rtweb_buffered_bytes",
             "Bytes held in request bodies and unfinished WebSocket messages (--max-buffered).",
@@ -380,7 +387,10 @@ fn metrics(app: &App) -> Response {
             "Channels that exist (--max-channels).",
             channels,
         ),
-    ];
+    ]
+    .into_iter()
+    .chain(redis_up)
+    .collect();
     Response::with_body(
         Status::OK,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use super::delivery::{Delivery, Transport};
 use super::{App, Mail};
-use crate::hub::{Message, Replay, Subscriber};
+use crate::hub::{Message, PollOutcome, Replay, Subscriber};
 use crate::output::OutputQueue;
-use crate::server::Close;
+use crate::server::{Address, Close};
 use crate::stats::{Count, Stats};
 use crate::store::{NewMessage, StoreError};
 use crate::ws::frame::FrameHeader;
@@ -56,6 +56,22 @@ pub fn publish(app: &mut App, channel: &str, text: String, publisher: Option<usi
 /// go to their subscribers and each publisher learns its id.
 pub fn commit(app: &mut App) {
     let (batch, publishers) = app.pending.take();
+    if let Some(relay) = &app.shared.relay {
+        // Shared through Redis: the relay's writer commits, and every
+        // message comes back to subscribers through its reader.
+        let here = app.event_loop;
+        let publishers = publishers
+            .into_iter()
+            .map(|p| {
+                p.map(|token| Address {
+                    event_loop: here,
+                    token,
+                })
+            })
+            .collect();
+        relay.publish(batch, publishers);
+        return;
+    }
     let committed = app.shared.hub().publish(&batch);
     match committed {
         Ok(published) => {
@@ -90,13 +106,13 @@ pub fn replay(app: &App, channel: &str, after: Option<u64>) -> Result<Replay, St
 }
 
 /// A long poll's start: the messages after `after` (or a gap) if there are
-/// any, else parked on the channel until its next publish (`Ok(None)`).
+/// any, else parked on the channel until its next publish.
 pub fn replay_or_park(
     app: &App,
     channel: &str,
     after: Option<u64>,
     token: usize,
-) -> Result<Option<Replay>, StoreError> {
+) -> Result<PollOutcome, StoreError> {
     let parked = app.subscriber(token, true);
     app.shared.hub().replay_or_park(channel, after, parked)
 }

@@ -90,14 +90,39 @@ impl<M> Mailbox<M> {
     }
 }
 
-/// Asks every loop to shut down gracefully; usable from any thread (the
-/// binary's signal thread).
-#[derive(Clone)]
-pub struct Shutdown<M> {
+/// What other threads may ask of the loops: the binary's signal thread a
+/// graceful shutdown, the relay's threads (`relay.rs`) to hand mail to
+/// connections.
+pub struct Control<M> {
     mailboxes: Mailboxes<M>,
 }
 
-impl<M> Shutdown<M> {
+// Not derived: that would ask `M: Clone`, and the mail is shared, not copied.
+impl<M> Clone for Control<M> {
+    fn clone(&self) -> Self {
+        Control {
+            mailboxes: Arc::clone(&self.mailboxes),
+        }
+    }
+}
+
+impl<M> Control<M> {
+    /// Hands `outgoing.mail` to every addressed connection, through the
+    /// mailbox of the loop that owns it (one wake-up per loop).
+    pub fn post(&self, outgoing: Outgoing<M>) {
+        let mut by_loop: Vec<Vec<usize>> = vec![Vec::new(); self.mailboxes.len()];
+        for to in &outgoing.to {
+            if let Some(tokens) = by_loop.get_mut(to.event_loop) {
+                tokens.push(to.token);
+            }
+        }
+        for (mailbox, tokens) in self.mailboxes.iter().zip(by_loop) {
+            if !tokens.is_empty() {
+                mailbox.send(Mail::Deliver(Arc::clone(&outgoing.mail), tokens));
+            }
+        }
+    }
+
     /// Every loop stops accepting, drains its connections ([`Service::drain`])
     /// and returns once they are closed, or at `timeout` from now.
     pub fn drain(&self, timeout: Duration) {
@@ -139,14 +164,14 @@ impl<M: Send + Sync + 'static> Loops<M> {
     pub fn run_here<S>(
         listener: TcpListener,
         services: Vec<S>,
-        ready: impl FnOnce(Shutdown<M>),
+        ready: impl FnOnce(Control<M>),
     ) -> io::Result<()>
     where
         S: Service<Mail = M> + Send + 'static,
         S::Session: Send,
     {
         let (mut loops, mailboxes) = event_loops(listener, services)?;
-        ready(Shutdown {
+        ready(Control {
             mailboxes: Arc::clone(&mailboxes),
         });
         let first = loops.remove(0);
@@ -168,9 +193,9 @@ impl<M: Send + Sync + 'static> Loops<M> {
         result
     }
 
-    /// The means to shut these loops down gracefully.
-    pub fn shutdown(&self) -> Shutdown<M> {
-        Shutdown {
+    /// The means to shut these loops down gracefully, or post them mail.
+    pub fn control(&self) -> Control<M> {
+        Control {
             mailboxes: Arc::clone(&self.mailboxes),
         }
     }

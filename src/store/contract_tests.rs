@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::*;
 
-/// Runs each listed test against a fresh memory store and a fresh SQLite
-/// store (in its own temporary directory), with the retention given.
+/// Runs each listed test against a fresh memory store, a fresh SQLite
+/// store (in its own temporary directory) and a fresh Redis store (its own
+/// `redis-server`, when the machine has one), with the retention given.
 macro_rules! for_every_store {
     ($($test:ident($retention:expr);)*) => {
         mod memory {
@@ -27,7 +28,70 @@ macro_rules! for_every_store {
                 super::$test(&mut store);
             })*
         }
+        mod redis {
+            use super::*;
+            $(#[test]
+            fn $test() {
+                let Some(server) = TestRedis::start() else {
+                    return;
+                };
+                let url = server.url();
+                let mut store =
+                    crate::store::redis::RedisStore::open(&url, "test:", $retention, Arc::default())
+                        .unwrap();
+                super::$test(&mut store);
+            })*
+        }
     };
+}
+
+/// A `redis-server` of the test's own on a free loopback port, killed on
+/// drop; `None` (with the reason printed) on a machine without one, unless
+/// `RTWEB_REQUIRE_REDIS=1` (CI) makes that a failure.
+struct TestRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl TestRedis {
+    fn start() -> Option<TestRedis> {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut child) = spawned else {
+            let required = std::env::var("RTWEB_REQUIRE_REDIS").as_deref() == Ok("1");
+            assert!(!required, "RTWEB_REQUIRE_REDIS=1 but no redis-server");
+            eprintln!("SKIPPED: no redis-server on the PATH");
+            return None;
+        };
+        let mut log = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("Ready to accept connections") {
+            line.clear();
+            assert!(log.read_line(&mut line).unwrap() > 0, "redis-server exited");
+        }
+        std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+        Some(TestRedis { child, port })
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 for_every_store! {
@@ -131,7 +195,7 @@ fn read_after_any_id(store: &mut dyn Store) {
     );
     assert_eq!(
         store.read_after("c", 1, 1).unwrap().messages[0].data,
-        "m2".into()
+        Arc::<str>::from("m2")
     );
     let unknown = store
         .read_after("never-used", u64::MAX, usize::MAX)

@@ -10,7 +10,8 @@
 //! - [`sqlite::SqliteStore`]: SQLite in WAL mode in the data directory, the
 //!   default: an acknowledged message survives `kill -9`, and with
 //!   `--sync full` a power loss;
-//! - (issue 14) Redis Streams, shared by several nodes.
+//! - [`redis::RedisStore`]: Redis Streams, shared by several nodes
+//!   (`--redis URL`); ids are assigned by Redis.
 //!
 //! This module does no I/O of its own and knows no protocol: its bytes come
 //! from the hub (text already checked to be UTF-8) and go back to it.
@@ -51,6 +52,7 @@
 //!    live on a thread of their own.
 
 pub mod memory;
+pub mod redis;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -153,6 +155,11 @@ pub enum StoreKind {
         dir: PathBuf,
         durability: Durability,
     },
+    /// `--redis URL` (`--redis-prefix PREFIX` before every key).
+    Redis {
+        url: String,
+        prefix: String,
+    },
 }
 
 /// Opens the store the configuration names.
@@ -162,6 +169,12 @@ pub fn open(kind: &StoreKind, retention: Retention) -> Result<Box<dyn Store>, Op
         StoreKind::Sqlite { dir, durability } => {
             Box::new(SqliteStore::open(dir, *durability, retention)?)
         }
+        StoreKind::Redis { url, prefix } => Box::new(redis::RedisStore::open(
+            url,
+            prefix,
+            retention,
+            Arc::default(),
+        )?),
     })
 }
 

@@ -326,5 +326,6 @@ impl SseClient {
 }
 
 pub mod process;
+pub mod publisher;
 pub mod redis;
 pub mod ws;

@@ -16,10 +16,12 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `rtweb --addr 127.0.0.1:0 --ticker 0 ARGS…` and waits for its
-    /// "listening on" line. Without `--data` or `--memory` in `args`, the
-    /// store is a fresh directory of its own (never `./rtweb-data`).
+    /// "listening on" line. Without `--data`, `--memory` or `--redis` in
+    /// `args`, the store is a fresh directory of its own (never `./rtweb-data`).
     pub fn start(args: &[&str]) -> ServerProcess {
-        let own_data = !args.iter().any(|a| *a == "--data" || *a == "--memory");
+        let own_data = !args
+            .iter()
+            .any(|a| matches!(*a, "--data" | "--memory" | "--redis"));
         let data = fresh_data_dir();
         // RTWEB_BIN runs another build (e.g. target/release/rtweb, for
         // measurements that should not be a debug build's).

@@ -57,6 +57,11 @@ impl RedisServer {
     /// again on the same port from the same directory.
     pub fn restart(&mut self) {
         self.stop();
+        self.start_again();
+    }
+
+    /// Starts it again after [`RedisServer::stop`]: same port, same directory.
+    pub fn start_again(&mut self) {
         self.child = spawn(self.port, self.aof, &self.dir);
     }
 

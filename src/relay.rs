@@ -1,0 +1,369 @@
+//! The relay: how a node shares its channels with other nodes through
+//! Redis (`--redis URL`), without an event loop ever waiting on Redis.
+//!
+//! ```text
+//!  event loops ──batch──▶ writer thread ──EVAL append──▶ Redis ◀──XREAD BLOCK── reader thread
+//!       ▲                      │ ids (or 503)              (streams)                 │
+//!       └──── mailboxes ◀──────┴──────────────────────────────────── every message ──┘
+//! ```
+//!
+//! - **Writer.** At the end of each pass a loop hands its publishes to
+//!   the writer ([`Relay::publish`]) and goes on. The writer appends
+//!   everything waiting — several loops' batches together — with one script
+//!   call (`store/redis.rs`: Redis assigns the ids, atomically), then tells
+//!   each publisher its id, or why not (`503` while Redis is down), through
+//!   the loops' mailboxes.
+//! - **Reader.** One `XREAD BLOCK` follows every channel this node has
+//!   subscribers for, each from the last id the hub has of it. Every
+//!   message reaches this node's subscribers this way — its own publishes
+//!   as much as other nodes' — so deliveries follow Redis' id order, the
+//!   same order on every node, and only once committed. A node that lost
+//!   Redis for a while resumes from the same ids and misses nothing still
+//!   retained; what was trimmed meanwhile reaches subscribers as a gap.
+//! - **Following a new channel.** When a channel gets its first subscriber
+//!   here, the reader must add it to its `XREAD`; the hub calls a hook that
+//!   wakes the reader (asleep, or blocked in Redis: then the writer sends
+//!   `CLIENT UNBLOCK` for it).
+//!
+//! What still waits on Redis on a loop: a replay that the hub's window
+//! cannot serve (a client resuming on a channel this node does not follow
+//! yet) is one read, bounded by [`CALL_TIMEOUT`], and refused at once while
+//! Redis is known to be down.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::Duration;
+
+use redis::Value;
+
+use crate::app::{Delivery, Mail, Shared};
+use crate::server::{Address, Control, Outgoing};
+use crate::stats::Stats;
+use crate::store::redis::{parse_entries, Health, RedisStore, CALL_TIMEOUT};
+use crate::store::{NewMessage, OpenError, Retention, Store};
+
+/// How long the reader's `XREAD` blocks before it looks again at which
+/// channels to follow (it is woken at once when one is added).
+const BLOCK: Duration = Duration::from_millis(1000);
+/// Entries one `XREAD` returns at most, over all channels.
+const READ_COUNT: usize = 1000;
+/// Messages in one append script: a script blocks Redis while it runs.
+const MAX_APPEND: usize = 512;
+
+enum Command {
+    /// A loop's publishes, with whom to tell each id.
+    Publish {
+        batch: Vec<NewMessage>,
+        publishers: Vec<Option<Address>>,
+    },
+    /// The reader must follow a new channel (generation `.0`).
+    Follow(u64),
+}
+
+/// The node's side of the relay: what the loops and the hub call.
+pub struct Relay {
+    commands: Mutex<Sender<Command>>,
+    /// Taken by [`Relay::start`], with the two stores.
+    parts: Mutex<Option<Parts>>,
+    following: Arc<Following>,
+    pub health: Arc<Health>,
+    stop: Arc<AtomicBool>,
+}
+
+struct Parts {
+    commands: Receiver<Command>,
+    writer: RedisStore,
+    reader: RedisStore,
+}
+
+/// The hand-off between the hub's hook and the reader thread.
+#[derive(Default)]
+struct Following {
+    /// Bumped when a channel gets its first subscriber here.
+    wanted: AtomicU64,
+    /// The generation the reader's current `XREAD` was built from.
+    seen: AtomicU64,
+    /// The reader's Redis client id, for `CLIENT UNBLOCK`.
+    client_id: AtomicU64,
+    reader: OnceLock<Thread>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("redis", &self.health.state())
+            .finish()
+    }
+}
+
+impl Relay {
+    /// Connects the writer's and the reader's links (failing early, with
+    /// the address and the problem, if Redis cannot be reached).
+    pub fn open(
+        url: &str,
+        prefix: &str,
+        retention: Retention,
+        health: Arc<Health>,
+    ) -> Result<Relay, OpenError> {
+        let writer = RedisStore::open(url, prefix, retention, Arc::clone(&health))?;
+        let reader = RedisStore::with_read_timeout(
+            url,
+            prefix,
+            retention,
+            Arc::clone(&health),
+            BLOCK + CALL_TIMEOUT,
+        )?;
+        let (sender, commands) = mpsc::channel();
+        Ok(Relay {
+            commands: Mutex::new(sender),
+            parts: Mutex::new(Some(Parts {
+                commands,
+                writer,
+                reader,
+            })),
+            following: Arc::default(),
+            health,
+            stop: Arc::default(),
+        })
+    }
+
+    /// The hook for [`crate::hub::Hub::on_first_subscriber`].
+    pub fn follow_hook(&self) -> Box<dyn Fn() + Send> {
+        let following = Arc::clone(&self.following);
+        let commands = self.sender();
+        Box::new(move || {
+            let generation = following.wanted.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(reader) = following.reader.get() {
+                reader.unpark();
+            }
+            let _ = commands.send(Command::Follow(generation));
+        })
+    }
+
+    /// Hands one loop pass's publishes to the writer; each publisher is
+    /// told its id (or the error) by mail.
+    pub fn publish(&self, batch: Vec<NewMessage>, publishers: Vec<Option<Address>>) {
+        let _ = self.sender().send(Command::Publish { batch, publishers });
+    }
+
+    fn sender(&self) -> Sender<Command> {
+        self.commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Starts the writer and the reader (once; later calls do nothing).
+    pub fn start(&self, shared: &Arc<Shared>, control: Control<Mail>) {
+        let Some(parts) = self.parts.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        let (writer, reader) = (
+            Worker {
+                shared: Arc::clone(shared),
+                control: control.clone(),
+                following: Arc::clone(&self.following),
+                stop: Arc::clone(&self.stop),
+            },
+            Worker {
+                shared: Arc::clone(shared),
+                control,
+                following: Arc::clone(&self.following),
+                stop: Arc::clone(&self.stop),
+            },
+        );
+        let thread = std::thread::Builder::new()
+            .name("rtweb-redis-reader".into())
+            .spawn(move || reader.read(parts.reader))
+            .expect("spawn the relay's reader");
+        let _ = self.following.reader.set(thread.thread().clone());
+        std::thread::Builder::new()
+            .name("rtweb-redis-writer".into())
+            .spawn(move || writer.write(parts.writer, parts.commands))
+            .expect("spawn the relay's writer");
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What each relay thread works with.
+struct Worker {
+    shared: Arc<Shared>,
+    control: Control<Mail>,
+    following: Arc<Following>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Worker {
+    fn write(self, mut store: RedisStore, commands: Receiver<Command>) {
+        while !self.stop.load(Ordering::Relaxed) {
+            let first = match commands.recv_timeout(BLOCK) {
+                Ok(command) => command,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let mut batch = Vec::new();
+            let mut publishers = Vec::new();
+            let mut follow = None;
+            for command in std::iter::once(first).chain(commands.try_iter()) {
+                match command {
+                    Command::Publish {
+                        batch: more,
+                        publishers: theirs,
+                    } => {
+                        batch.extend(more);
+                        publishers.extend(theirs);
+                    }
+                    Command::Follow(generation) => follow = Some(generation),
+                }
+            }
+            if let Some(generation) = follow {
+                self.wake_reader(&mut store, generation);
+            }
+            let mut start = 0;
+            while start < batch.len() {
+                let end = (start + MAX_APPEND).min(batch.len());
+                self.append(&mut store, &batch[start..end], &publishers[start..end]);
+                start = end;
+            }
+        }
+    }
+
+    /// Appends one batch and tells each publisher what became of its message.
+    fn append(&self, store: &mut RedisStore, batch: &[NewMessage], publishers: &[Option<Address>]) {
+        let outcomes: Vec<_> = match store.append(batch) {
+            Ok(assigned) => {
+                Stats::add(&self.shared.stats.messages_published, assigned.len() as u64);
+                assigned.into_iter().map(|a| Ok(a.id)).collect()
+            }
+            Err(error) => vec![Err(error); batch.len()],
+        };
+        for (outcome, publisher) in outcomes.into_iter().zip(publishers) {
+            if let Some(to) = publisher {
+                self.control.post(Outgoing {
+                    mail: Arc::new(Mail::Published(outcome)),
+                    to: vec![*to],
+                });
+            }
+        }
+    }
+
+    /// Gets the reader to rebuild its `XREAD` for generation `wanted`: if
+    /// it is blocked in Redis, `CLIENT UNBLOCK` it. It may be just about to
+    /// block with the old list, so try again, briefly, until it has seen
+    /// the new generation.
+    fn wake_reader(&self, store: &mut RedisStore, wanted: u64) {
+        for _ in 0..200 {
+            if self.following.seen.load(Ordering::SeqCst) >= wanted {
+                return;
+            }
+            let id = self.following.client_id.load(Ordering::SeqCst);
+            if id != 0 {
+                let unblocked: Result<u64, _> = store
+                    .link()
+                    .call(|c| redis::cmd("CLIENT").arg("UNBLOCK").arg(id).query(c));
+                if matches!(unblocked, Ok(1) | Err(_)) {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn read(self, mut store: RedisStore) {
+        while !self.stop.load(Ordering::Relaxed) {
+            let generation = self.following.wanted.load(Ordering::SeqCst);
+            self.following.seen.store(generation, Ordering::SeqCst);
+            let watched = self.shared.hub().watched();
+            if watched.is_empty() {
+                // Nothing to follow: still look at Redis every so often,
+                // so that `/stats` says whether it can be reached.
+                let _ = store.link().call(|c| redis::cmd("PING").query::<String>(c));
+                std::thread::park_timeout(BLOCK);
+                continue;
+            }
+            let mut xread = redis::cmd("XREAD");
+            xread
+                .arg("COUNT")
+                .arg(READ_COUNT)
+                .arg("BLOCK")
+                .arg(BLOCK.as_millis() as u64)
+                .arg("STREAMS");
+            for (channel, _) in &watched {
+                xread.arg(store.log_key(channel));
+            }
+            for (_, last_id) in &watched {
+                xread.arg(format!("{last_id}-0"));
+            }
+            // One round trip: who we are (for CLIENT UNBLOCK), then the wait.
+            let mut pipe = redis::pipe();
+            pipe.cmd("CLIENT").arg("ID").add_command(xread);
+            let answer: Result<(u64, Value), _> = store.link().call(|c| pipe.query(c));
+            match answer {
+                Ok((client_id, streams)) => {
+                    self.following.client_id.store(client_id, Ordering::SeqCst);
+                    self.hand_over(&store, &streams);
+                }
+                Err(_) => {
+                    // Down: the link waits out its backoff; so do we.
+                    self.following.client_id.store(0, Ordering::SeqCst);
+                    std::thread::park_timeout(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+
+    /// `XREAD`'s answer (`[[key, entries], …]`, or nil: nothing new) to
+    /// the hub, then to the subscribers.
+    fn hand_over(&self, store: &RedisStore, streams: &Value) {
+        let Value::Array(streams) = streams else {
+            return;
+        };
+        let mut published = Vec::new();
+        {
+            let mut hub = self.shared.hub();
+            for stream in streams {
+                let Value::Array(parts) = stream else {
+                    continue;
+                };
+                let [Value::BulkString(key), entries] = parts.as_slice() else {
+                    continue;
+                };
+                let Some(channel) = std::str::from_utf8(key)
+                    .ok()
+                    .and_then(|k| store.channel_of(k))
+                else {
+                    continue;
+                };
+                let Ok(entries) = parse_entries(entries) else {
+                    continue;
+                };
+                for stored in entries {
+                    published.extend(hub.committed_elsewhere(channel, stored));
+                }
+            }
+        }
+        for one in published {
+            let to = one
+                .subscribers
+                .iter()
+                .map(|s| Address {
+                    event_loop: s.event_loop,
+                    token: s.token,
+                })
+                .collect::<Vec<_>>();
+            if !to.is_empty() {
+                self.control.post(Outgoing {
+                    mail: Arc::new(Mail::Deliver(Delivery::new(one.message))),
+                    to,
+                });
+            }
+        }
+    }
+}
