@@ -307,6 +307,9 @@ impl Hub {
         after: Option<u64>,
         subscriber: Subscriber,
     ) -> Result<Replay, StoreError> {
+        // Into memory first: the channel's state is read from the store
+        // once (a round trip, with Redis), then served from here.
+        self.channel(name)?;
         let replay = self.replay(name, after)?;
         self.subscribe(name, subscriber)?;
         Ok(replay)

@@ -15,7 +15,10 @@
 //! ```
 //!
 //! `--label NAME` names the target in the result line (e.g. `rtweb-2t`).
-//! Loopback only: the address must be 127.0.0.1 or ::1.
+//! A cluster: `--nodes A,B,C` spreads the fan-out's subscribers and the
+//! publish-rate's publishers over those nodes in turn, and
+//! `--publish-addr IP:PORT` says where the fan-out publishes (default
+//! `--addr`). Loopback only: every address must be 127.0.0.1 or ::1.
 
 mod net;
 mod scenarios;
@@ -49,7 +52,14 @@ fn main() {
         _ => usage("--target rtweb|nchan|tungstenite|floor"),
     };
     let label = options.get("label").cloned();
-    let target = Target { kind, addr, label };
+    let parse_addr = |a: &str| -> SocketAddr {
+        let addr: SocketAddr = a.parse().unwrap_or_else(|_| usage(&format!("`{a}` is not IP:PORT")));
+        assert!(addr.ip().is_loopback(), "load goes to loopback only");
+        addr
+    };
+    let nodes = options.get("nodes").map_or(vec![addr], |list| list.split(',').map(parse_addr).collect());
+    let publish_addr = options.get("publish-addr").map_or(addr, |a| parse_addr(a));
+    let target = Target { kind, addr, label, nodes, publish_addr };
     match scenario.as_str() {
         "ws-echo" => echo::run(
             &target,

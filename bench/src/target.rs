@@ -19,9 +19,19 @@ pub struct Target {
     pub addr: SocketAddr,
     /// What the result line calls it (default: the kind's name).
     pub label: Option<String>,
+    /// Several nodes of one cluster (`--nodes A,B,C`): subscribers and
+    /// publishers are spread over them in turn. Default: `addr` alone.
+    pub nodes: Vec<SocketAddr>,
+    /// Where a fan-out's publisher posts (`--publish-addr`; default `addr`).
+    pub publish_addr: SocketAddr,
 }
 
 impl Target {
+    /// The node the `n`th connection goes to.
+    pub fn node(&self, n: usize) -> SocketAddr {
+        self.nodes[n % self.nodes.len()]
+    }
+
     pub fn name(&self) -> &str {
         if let Some(label) = &self.label {
             return label;

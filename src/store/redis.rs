@@ -325,7 +325,11 @@ impl RedisStore {
         };
         let info: String = link
             .call(|c| redis::cmd("INFO").arg("server").query(c))
-            .map_err(|e| problem(e.to_string()))?;
+            .map_err(|e| {
+                let why = e.to_string();
+                let prefix = format!("redis at {url}: ");
+                problem(why.strip_prefix(&prefix).unwrap_or(&why).to_owned())
+            })?;
         let version = info
             .lines()
             .find_map(|l| l.strip_prefix("redis_version:"))

@@ -110,8 +110,8 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
     };
     for batch_start in (0..p.subscribers).step_by(500) {
         let batch_end = (batch_start + 500).min(p.subscribers);
-        for _ in batch_start..batch_end {
-            let id = net.connect(target.addr);
+        for n in batch_start..batch_end {
+            let id = net.connect(target.node(n));
             net.send(id, &request);
         }
         let ok = net.run_until(Duration::from_secs(20), |net, ready| {
@@ -131,7 +131,7 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
 
     // The tungstenite peer has no HTTP: its publisher is a member of the
     // channel that sends text frames (and ignores what comes back).
-    let publisher = net.connect(target.addr);
+    let publisher = net.connect(target.publish_addr);
     let ws_publisher = target.kind == Kind::Tungstenite;
     if ws_publisher {
         net.send(publisher, &ws_upgrade(&target.ws(&channel)));

@@ -30,7 +30,7 @@ pub fn rate(target: &Target, p: &Params) {
     let start = Instant::now();
     let mut sent_at = vec![start; p.conns];
     for (id, at) in sent_at.iter_mut().enumerate() {
-        assert_eq!(net.connect(target.addr), id);
+        assert_eq!(net.connect(target.node(id)), id);
         net.send(id, request_of(id));
         *at = Instant::now();
     }
@@ -42,7 +42,8 @@ pub fn rate(target: &Target, p: &Params) {
         let now = Instant::now();
         for id in ready {
             while let Some((head, _)) = take_response(&mut net.conns[id].input) {
-                if !head.starts_with(b"HTTP/1.1 200") {
+                // Any 2xx: Nchan answers 201 (delivered) or 202 (stored, no subscriber).
+                if !head.starts_with(b"HTTP/1.1 2") {
                     refused += 1;
                 } else if now >= warmup_end {
                     acknowledged += 1;
