@@ -36,7 +36,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use crate::json;
-use crate::store::{ChannelState, NewMessage, Store, StoreError, Stored};
+use crate::store::{ChannelState, NewMessage, Page, Retention, Store, StoreError, Stored};
 
 /// One published message, immutable once made and shared by every reader.
 #[derive(Debug)]
@@ -136,11 +136,15 @@ pub struct Hub {
     retain: usize,
     cache_budget: usize,
     cache_bytes: usize,
-    /// Other nodes write to the store too (Redis): a window is kept only
-    /// while the relay's reader follows its channel, i.e. while it has
-    /// subscribers here.
+    /// Other nodes write to the store too (Redis). Then the hub never reads
+    /// the store itself (that would be a network round trip on an event
+    /// loop): every channel in it holds its whole retained log, loaded by
+    /// the relay and kept current by the relay's reader, and a channel is
+    /// either here whole or not at all.
     shared_log: bool,
-    first_subscriber: Option<Box<dyn Fn() + Send>>,
+    /// `--retain-for`, for the windows of a shared store.
+    retain_for: Option<std::time::Duration>,
+    new_channel: Option<Box<dyn Fn() + Send>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -163,16 +167,22 @@ pub fn valid_channel_name(name: &str) -> bool {
 
 impl Hub {
     pub fn new(store: Box<dyn Store>, retain: usize, cache_budget: usize) -> Hub {
-        Hub::over(store, retain, cache_budget, false)
+        let retention = Retention {
+            count: retain,
+            age: None,
+        };
+        Hub::over(store, retention, cache_budget, false)
     }
 
-    /// A hub over a store other nodes write to as well (`shared_log`).
+    /// A hub over a store other nodes write to as well (`shared_log`),
+    /// which keeps `retention` (the age is applied to the windows too).
     pub fn over(
         store: Box<dyn Store>,
-        retain: usize,
+        retention: Retention,
         cache_budget: usize,
         shared_log: bool,
     ) -> Hub {
+        let retain = retention.count;
         Hub {
             store,
             channels: BTreeMap::new(),
@@ -182,7 +192,8 @@ impl Hub {
             cache_budget,
             cache_bytes: 0,
             shared_log,
-            first_subscriber: None,
+            retain_for: retention.age,
+            new_channel: None,
         }
     }
 
@@ -221,14 +232,13 @@ impl Hub {
         Ok(published)
     }
 
-    /// A message another node committed to the shared store (Redis), as
-    /// the relay's reader hands it over in id order: kept in the window
-    /// and handed to this node's subscribers, as if published here. `None`
-    /// when nobody here listens to the channel, or it was handed over
-    /// already.
+    /// A message committed to the shared store (Redis) by any node, this
+    /// one included, as the relay's reader hands it over in id order: kept
+    /// in the window and handed to this node's subscribers. `None` when
+    /// the channel is not in this hub, or it was handed over already.
     pub fn committed_elsewhere(&mut self, name: &str, stored: Stored) -> Option<Published> {
         let channel = self.channels.get(name)?;
-        if channel.subscribers.is_empty() || stored.id <= channel.state.last_id {
+        if stored.id <= channel.state.last_id {
             return None;
         }
         let published = self.keep(name, Arc::new(Message::from_stored(stored)));
@@ -236,21 +246,75 @@ impl Hub {
         published
     }
 
-    /// The channels this node listens to and the last id it has of each:
-    /// where the relay's reader goes on from.
-    pub fn watched(&self) -> Vec<(String, u64)> {
+    /// Every channel in this hub and the last id it has of each: what the
+    /// relay's reader follows, and from where (shared store).
+    pub fn followed(&self) -> Vec<(String, u64)> {
         self.channels
             .iter()
-            .filter(|(_, c)| !c.subscribers.is_empty())
             .map(|(name, c)| (name.clone(), c.state.last_id))
             .collect()
     }
 
     /// Called (under the hub's lock, so it must not block) whenever a
-    /// channel gets its first subscriber: the relay's reader must start
-    /// following it.
-    pub fn on_first_subscriber(&mut self, hook: Box<dyn Fn() + Send>) {
-        self.first_subscriber = Some(hook);
+    /// channel enters the hub of a shared store: the relay's reader must
+    /// start following it.
+    pub fn on_new_channel(&mut self, hook: Box<dyn Fn() + Send>) {
+        self.new_channel = Some(hook);
+    }
+
+    /// Whether requests on `name` can be served from memory. With a shared
+    /// store, a channel must be loaded first ([`Hub::load`], by the relay,
+    /// off the event loops); with a local store, always.
+    pub fn is_loaded(&self, name: &str) -> bool {
+        !self.shared_log || self.channels.contains_key(name)
+    }
+
+    /// Brings a channel into the hub of a shared store with its whole
+    /// retained log (`page`, read by the relay): from now on the relay's
+    /// reader keeps it current, and every request on it is served from
+    /// memory. Nothing happens if it is here already (then it is current).
+    pub fn load(&mut self, name: &str, page: Page) {
+        if self.channels.contains_key(name) {
+            return;
+        }
+        let window: VecDeque<Arc<Message>> = page
+            .messages
+            .into_iter()
+            .map(|m| Arc::new(Message::from_stored(m)))
+            .collect();
+        let window_bytes = window.iter().map(|m| m.size()).sum();
+        // Room is made before it comes in: a load must not evict the very
+        // channel its request is waiting for.
+        self.cache_bytes += window_bytes;
+        self.evict();
+        self.channels.insert(
+            name.to_owned(),
+            Channel {
+                state: page.state,
+                window,
+                window_bytes,
+                subscribers: Vec::new(),
+                used: 0,
+            },
+        );
+        self.touch(name);
+        if let Some(hook) = &self.new_channel {
+            hook();
+        }
+    }
+
+    /// A request that loaded `name` is done with it: with a shared store, a
+    /// channel nobody here subscribes to leaves (the reader stops
+    /// following it).
+    pub fn release(&mut self, name: &str) {
+        if self.shared_log
+            && self
+                .channels
+                .get(name)
+                .is_some_and(|c| c.subscribers.is_empty())
+        {
+            self.forget(name);
+        }
     }
 
     /// Keeps a committed message in its channel's window and collects its
@@ -285,14 +349,8 @@ impl Hub {
         }
         let subscribers = channel.subscribers.clone();
         channel.subscribers.retain(|s| !s.once);
-        let unwatched = channel.subscribers.is_empty();
         let after = channel.window_bytes;
         self.cache_bytes = self.cache_bytes + after - before;
-        if unwatched && self.shared_log {
-            // Nobody here follows it any more: others' messages would no
-            // longer reach its window, so it must not outlive its readers.
-            self.forget(name);
-        }
         Some(Published {
             message,
             subscribers,
@@ -366,7 +424,7 @@ impl Hub {
             let skip = usize::try_from(from - window[0].id).unwrap_or(usize::MAX);
             replay.messages = window.iter().skip(skip).cloned().collect();
         } else {
-            let page = self.store.read_after(name, from - 1, self.retain)?;
+            let page = self.read_page(name, from - 1)?;
             replay.gap |= page.state.gap_after(after);
             replay.last_id = page.state.last_id;
             replay.messages = page
@@ -379,13 +437,7 @@ impl Hub {
     }
 
     fn subscribe(&mut self, name: &str, subscriber: Subscriber) -> Result<(), StoreError> {
-        let subscribers = &mut self.channel(name)?.subscribers;
-        subscribers.push(subscriber);
-        if subscribers.len() == 1 {
-            if let Some(hook) = &self.first_subscriber {
-                hook();
-            }
-        }
+        self.channel(name)?.subscribers.push(subscriber);
         Ok(())
     }
 
@@ -412,6 +464,11 @@ impl Hub {
     /// Trims messages past `--retain-for` from the store; cached windows and
     /// states are dropped, to be read again as they are needed.
     pub fn trim_expired(&mut self, now_ms: u64) -> Result<u64, StoreError> {
+        if self.shared_log {
+            // The relay trims Redis; every window here is its channel's
+            // whole log, so the same cut keeps it exact.
+            return Ok(self.expire_windows(now_ms));
+        }
         let trimmed = self.store.trim_expired(now_ms)?;
         if trimmed > 0 {
             let names: Vec<String> = self.channels.keys().cloned().collect();
@@ -423,6 +480,31 @@ impl Hub {
             }
         }
         Ok(trimmed)
+    }
+
+    /// Drops window messages older than the retention age at `now_ms`.
+    fn expire_windows(&mut self, now_ms: u64) -> u64 {
+        let Some(age) = self.retain_for else {
+            return 0;
+        };
+        let Some(cutoff) = now_ms.checked_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
+        else {
+            return 0;
+        };
+        let mut removed = 0;
+        for channel in self.channels.values_mut() {
+            while channel.window.front().is_some_and(|m| m.time < cutoff) {
+                let gone = channel.window.pop_front().expect("not empty");
+                channel.window_bytes -= gone.size();
+                self.cache_bytes -= gone.size();
+                removed += 1;
+            }
+            channel.state.oldest_id = channel
+                .window
+                .front()
+                .map_or(channel.state.last_id + 1, |m| m.id);
+        }
+        removed
     }
 
     /// Closes the store (the durable one checkpoints its log). The hub is
@@ -469,7 +551,7 @@ impl Hub {
         match self.channels.get(name) {
             Some(channel) if channel.state.oldest_id != 0 => Ok(channel.state),
             _ => {
-                let state = self.store.channel_state(name)?;
+                let state = self.read_state(name)?;
                 if let Some(channel) = self.channels.get_mut(name) {
                     channel.state = state;
                 }
@@ -485,7 +567,7 @@ impl Hub {
                 channel.state = self.store.channel_state(name)?;
             }
         } else {
-            let state = self.store.channel_state(name)?;
+            let state = self.read_state(name)?;
             self.channels.insert(
                 name.to_owned(),
                 Channel {
@@ -501,6 +583,24 @@ impl Hub {
         Ok(self.channels.get_mut(name).expect("just inserted"))
     }
 
+    /// A channel's state from the store — never with a shared store: see
+    /// `shared_log` (a channel that is here has its state in memory).
+    fn read_state(&mut self, name: &str) -> Result<ChannelState, StoreError> {
+        if self.shared_log {
+            return Err(not_loaded(name));
+        }
+        self.store.channel_state(name)
+    }
+
+    /// The retained messages after `after`, from the store — never with a
+    /// shared store, whose channels hold their whole log in memory.
+    fn read_page(&mut self, name: &str, after: u64) -> Result<Page, StoreError> {
+        if self.shared_log {
+            return Err(not_loaded(name));
+        }
+        self.store.read_after(name, after, self.retain)
+    }
+
     fn touch(&mut self, name: &str) {
         let Some(channel) = self.channels.get_mut(name) else {
             return;
@@ -512,23 +612,35 @@ impl Hub {
     }
 
     /// Keeps the windows within their budget: least recently used first.
+    /// With a shared store a window is its channel's whole log, so a
+    /// channel leaves whole — and not while someone here subscribes to it.
     fn evict(&mut self) {
+        let mut kept = Vec::new();
         while self.cache_bytes > self.cache_budget {
-            let Some((_, name)) = self.recently_used.pop_first() else {
-                return;
+            let Some((used, name)) = self.recently_used.pop_first() else {
+                break;
             };
+            let subscribed = self
+                .channels
+                .get(&name)
+                .is_some_and(|c| !c.subscribers.is_empty());
+            if self.shared_log {
+                if subscribed {
+                    kept.push((used, name));
+                } else {
+                    self.forget(&name);
+                }
+                continue;
+            }
             if let Some(channel) = self.channels.get_mut(&name) {
                 channel.used = 0;
             }
             self.drop_window(&name);
-            if self
-                .channels
-                .get(&name)
-                .is_some_and(|c| c.subscribers.is_empty())
-            {
+            if !subscribed {
                 self.channels.remove(&name);
             }
         }
+        self.recently_used.extend(kept);
     }
 
     fn drop_window(&mut self, name: &str) {
@@ -545,6 +657,12 @@ impl Hub {
             self.recently_used.remove(&channel.used);
         }
     }
+}
+
+/// What a hub over a shared store answers for a channel no one loaded:
+/// the request should have waited for the relay (`Hub::is_loaded`).
+fn not_loaded(name: &str) -> StoreError {
+    StoreError::Failed(format!("channel {name} is not loaded yet: try again"))
 }
 
 #[cfg(test)]

@@ -138,3 +138,123 @@ proptest! {
         }
     }
 }
+
+/// A hub over a shared store (as with `--redis`): the store behind it is
+/// never read; channels come in through `load` and stay current through
+/// `committed_elsewhere`.
+fn shared_hub(retain: usize, age_ms: Option<u64>, budget: usize) -> Hub {
+    let retention = Retention {
+        count: retain,
+        age: age_ms.map(std::time::Duration::from_millis),
+    };
+    Hub::over(
+        Box::new(MemoryStore::new(retention)),
+        retention,
+        budget,
+        true,
+    )
+}
+
+fn stored(id: u64, time_ms: u64) -> Stored {
+    Stored {
+        id,
+        time_ms,
+        data: format!("m{id}").into(),
+    }
+}
+
+/// The log of a channel retaining `oldest..=last`, at time = id.
+fn page(oldest: u64, last: u64) -> Page {
+    Page {
+        state: ChannelState {
+            oldest_id: oldest,
+            last_id: last,
+        },
+        messages: (oldest..=last).map(|id| stored(id, id)).collect(),
+    }
+}
+
+#[test]
+fn a_shared_hub_serves_only_what_it_loaded_and_follows_it() {
+    let mut hub = shared_hub(3, None, usize::MAX);
+    let followed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&followed);
+    hub.on_new_channel(Box::new(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }));
+    // Not loaded: no request may reach the store from a loop.
+    assert!(!hub.is_loaded("c"));
+    assert!(hub.replay("c", Some(0)).is_err());
+    hub.load("c", page(3, 5));
+    assert!(hub.is_loaded("c"));
+    assert_eq!(followed.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(hub.followed(), [("c".to_owned(), 5)]);
+    assert_eq!(
+        ids(hub.replay("c", Some(0)).unwrap()),
+        (vec![3, 4, 5], true)
+    );
+    assert_eq!(ids(hub.replay("c", Some(3)).unwrap()), (vec![4, 5], false));
+    // Loading again changes nothing: the reader keeps it current.
+    hub.load("c", page(1, 1));
+    assert_eq!(hub.followed(), [("c".to_owned(), 5)]);
+    // Messages from any node arrive in id order; repeats are dropped.
+    let replay = hub.replay_and_subscribe("c", None, STREAM).unwrap();
+    assert_eq!(replay.last_id, 5);
+    let published = hub.committed_elsewhere("c", stored(6, 6)).unwrap();
+    assert_eq!(
+        (published.message.id, published.subscribers),
+        (6, vec![STREAM])
+    );
+    assert!(hub.committed_elsewhere("c", stored(6, 6)).is_none());
+    assert!(hub.committed_elsewhere("other", stored(1, 1)).is_none());
+    // The window is the whole retained log: 4..=6 with --retain 3.
+    assert_eq!(
+        ids(hub.replay("c", Some(0)).unwrap()),
+        (vec![4, 5, 6], true)
+    );
+    // Released while subscribed: stays; after the last subscriber, gone.
+    hub.release("c");
+    assert!(hub.is_loaded("c"));
+    hub.unsubscribe("c", STREAM.event_loop, STREAM.token);
+    assert!(!hub.is_loaded("c"));
+    hub.load("d", page(1, 2));
+    hub.release("d");
+    assert!(!hub.is_loaded("d"));
+}
+
+#[test]
+fn a_shared_hub_evicts_whole_channels_never_subscribed_ones() {
+    let mut hub = shared_hub(100, None, 1);
+    hub.load("kept", page(1, 3));
+    hub.replay_and_subscribe("kept", Some(3), STREAM).unwrap();
+    hub.load("gone", page(1, 3));
+    // A load never evicts the channel it brings in: its request waits for it.
+    assert!(hub.is_loaded("gone"));
+    hub.load("next", page(1, 3));
+    // Over budget: the unsubscribed channel left whole; the subscribed one
+    // stayed whole.
+    assert!(!hub.is_loaded("gone"));
+    assert!(hub.is_loaded("next"));
+    assert_eq!(
+        ids(hub.replay("kept", Some(0)).unwrap()),
+        (vec![1, 2, 3], false)
+    );
+}
+
+#[test]
+fn a_shared_hub_expires_windows_by_age() {
+    let mut hub = shared_hub(100, Some(10), usize::MAX);
+    hub.load("c", page(1, 30)); // message n published at n ms
+                                // At 25 ms, messages before 15 ms are older than 10 ms.
+    assert_eq!(hub.trim_expired(25).unwrap(), 14);
+    let replay = hub.replay("c", Some(0)).unwrap();
+    assert_eq!(replay.messages.first().map(|m| m.id), Some(15));
+    assert!(replay.gap);
+    assert!(!hub.replay("c", Some(14)).unwrap().gap);
+    assert_eq!(hub.trim_expired(1_000).unwrap(), 16);
+    let replay = hub.replay("c", Some(30)).unwrap();
+    assert_eq!(
+        (replay.messages.len(), replay.last_id, replay.gap),
+        (0, 30, false)
+    );
+}

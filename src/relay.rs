@@ -13,32 +13,32 @@
 //!   call (`store/redis.rs`: Redis assigns the ids, atomically), then tells
 //!   each publisher its id, or why not (`503` while Redis is down), through
 //!   the loops' mailboxes.
-//! - **Reader.** One `XREAD BLOCK` follows every channel this node has
-//!   subscribers for, each from the last id the hub has of it. Every
-//!   message reaches this node's subscribers this way — its own publishes
-//!   as much as other nodes' — so deliveries follow Redis' id order, the
-//!   same order on every node, and only once committed. A node that lost
-//!   Redis for a while resumes from the same ids and misses nothing still
-//!   retained; what was trimmed meanwhile reaches subscribers as a gap.
-//! - **Following a new channel.** When a channel gets its first subscriber
-//!   here, the reader must add it to its `XREAD`; the hub calls a hook that
-//!   wakes the reader (asleep, or blocked in Redis: then the writer sends
+//! - **Reader.** One `XREAD BLOCK` follows every channel in this node's
+//!   hub, each from the last id the hub has of it. Every message reaches
+//!   this node's subscribers this way — its own publishes as much as other
+//!   nodes' — so deliveries follow Redis' id order, the same order on every
+//!   node, and only once committed. A node that lost Redis for a while
+//!   resumes from the same ids and misses nothing still retained; what was
+//!   trimmed meanwhile reaches subscribers as a gap.
+//! - **Loading.** A request on a channel the hub does not hold waits
+//!   (`exchange.rs`) while the writer reads the channel's whole retained
+//!   log into the hub ([`Relay::load`]) and mails the connection; then it
+//!   is served from memory. Replays never go to Redis from a loop.
+//! - **Following a new channel.** When a channel enters the hub, the reader
+//!   must add it to its `XREAD`: the hub calls a hook that wakes the
+//!   reader (asleep, or blocked in Redis: then the writer sends
 //!   `CLIENT UNBLOCK` for it).
-//!
-//! What still waits on Redis on a loop: a replay that the hub's window
-//! cannot serve (a client resuming on a channel this node does not follow
-//! yet) is one read, bounded by [`CALL_TIMEOUT`], and refused at once while
-//! Redis is known to be down.
+//! - **Retention by age** (`--retain-for`) is trimmed by the writer too.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::Value;
 
-use crate::app::{Delivery, Mail, Shared};
+use crate::app::{trim_interval, Delivery, Mail, Shared};
 use crate::server::{Address, Control, Outgoing};
 use crate::stats::Stats;
 use crate::store::redis::{parse_entries, Health, RedisStore, CALL_TIMEOUT};
@@ -60,6 +60,8 @@ enum Command {
     },
     /// The reader must follow a new channel (generation `.0`).
     Follow(u64),
+    /// Bring a channel into the hub, then tell the connection `to`.
+    Load { channel: String, to: Address },
 }
 
 /// The node's side of the relay: what the loops and the hub call.
@@ -148,6 +150,13 @@ impl Relay {
         let _ = self.sender().send(Command::Publish { batch, publishers });
     }
 
+    /// Has the writer read `channel`'s retained log into the hub, then
+    /// mail the connection `to` [`Mail::Loaded`]: its request can then be
+    /// served from memory.
+    pub fn load(&self, channel: String, to: Address) {
+        let _ = self.sender().send(Command::Load { channel, to });
+    }
+
     fn sender(&self) -> Sender<Command> {
         self.commands
             .lock()
@@ -202,16 +211,27 @@ struct Worker {
 
 impl Worker {
     fn write(self, mut store: RedisStore, commands: Receiver<Command>) {
+        let trim_every = self.shared.config.retain_for.map(trim_interval);
+        let mut next_trim = trim_every.map(|every| Instant::now() + every);
         while !self.stop.load(Ordering::Relaxed) {
-            let first = match commands.recv_timeout(BLOCK) {
-                Ok(command) => command,
-                Err(RecvTimeoutError::Timeout) => continue,
+            let wait = next_trim.map_or(BLOCK, |at| {
+                at.saturating_duration_since(Instant::now()).min(BLOCK)
+            });
+            let first = match commands.recv_timeout(wait) {
+                Ok(command) => Some(command),
+                Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
+            if let (Some(at), Some(every)) = (next_trim, trim_every) {
+                if Instant::now() >= at {
+                    self.trim(&mut store);
+                    next_trim = Some(Instant::now() + every);
+                }
+            }
             let mut batch = Vec::new();
             let mut publishers = Vec::new();
             let mut follow = None;
-            for command in std::iter::once(first).chain(commands.try_iter()) {
+            for command in first.into_iter().chain(commands.try_iter()) {
                 match command {
                     Command::Publish {
                         batch: more,
@@ -221,6 +241,7 @@ impl Worker {
                         publishers.extend(theirs);
                     }
                     Command::Follow(generation) => follow = Some(generation),
+                    Command::Load { channel, to } => self.load(&mut store, &channel, to),
                 }
             }
             if let Some(generation) = follow {
@@ -232,6 +253,30 @@ impl Worker {
                 self.append(&mut store, &batch[start..end], &publishers[start..end]);
                 start = end;
             }
+        }
+    }
+
+    /// Reads a channel's whole retained log into the hub (the read without
+    /// the hub's lock: the loops go on meanwhile), then tells `to`.
+    fn load(&self, store: &mut RedisStore, channel: &str, to: Address) {
+        let retain = self.shared.config.retain;
+        let outcome = store
+            .read_after(channel, 0, retain)
+            .map(|page| self.shared.hub().load(channel, page));
+        self.control.post(Outgoing {
+            mail: Arc::new(Mail::Loaded(outcome)),
+            to: vec![to],
+        });
+    }
+
+    /// Retention by age (`--retain-for`): Redis first, then the windows.
+    fn trim(&self, store: &mut RedisStore) {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        // A failure is retried at the next interval.
+        if store.trim_expired(now_ms).is_ok() {
+            let _ = self.shared.hub().trim_expired(now_ms);
         }
     }
 
@@ -280,8 +325,8 @@ impl Worker {
         while !self.stop.load(Ordering::Relaxed) {
             let generation = self.following.wanted.load(Ordering::SeqCst);
             self.following.seen.store(generation, Ordering::SeqCst);
-            let watched = self.shared.hub().watched();
-            if watched.is_empty() {
+            let followed = self.shared.hub().followed();
+            if followed.is_empty() {
                 // Nothing to follow: still look at Redis every so often,
                 // so that `/stats` says whether it can be reached.
                 let _ = store.link().call(|c| redis::cmd("PING").query::<String>(c));
@@ -295,10 +340,10 @@ impl Worker {
                 .arg("BLOCK")
                 .arg(BLOCK.as_millis() as u64)
                 .arg("STREAMS");
-            for (channel, _) in &watched {
+            for (channel, _) in &followed {
                 xread.arg(store.log_key(channel));
             }
-            for (_, last_id) in &watched {
+            for (_, last_id) in &followed {
                 xread.arg(format!("{last_id}-0"));
             }
             // One round trip: who we are (for CLIENT UNBLOCK), then the wait.

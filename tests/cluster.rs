@@ -543,3 +543,58 @@ fn resume(
     let received = received.into_inner().unwrap();
     (received.messages, received.gaps)
 }
+
+/// While Redis hangs (`CLIENT PAUSE`: it answers no client for 2 s),
+/// requests that need it wait or are refused, but the event loop goes on
+/// serving everything else: nothing Redis does ever runs on a loop.
+#[test]
+fn a_hanging_redis_never_stalls_the_event_loop() {
+    let Some(redis) = RedisServer::start(false) else {
+        return;
+    };
+    let single = node(&redis, &["--threads", "1"]);
+    let addr = single.addr;
+    publish(addr, "busy", "m", 3);
+    assert_eq!(redis.command(&["CLIENT", "PAUSE", "2000", "ALL"]), "+OK");
+    // Each of these needs Redis: a publish, and a poll of a channel this
+    // node has not loaded. Sent, not awaited.
+    let mut waiting_publish = Publisher::connect(addr);
+    let publish_thread = std::thread::spawn(move || {
+        let started = Instant::now();
+        let answer = waiting_publish.send("busy", "during");
+        (answer.map(|a| a.0), started.elapsed())
+    });
+    let poll_thread = std::thread::spawn(move || {
+        let started = Instant::now();
+        (fetch(addr, "/ch/elsewhere/poll?after=0"), started.elapsed())
+    });
+    // Meanwhile — for as long as those two wait — the one loop answers
+    // what needs no Redis, at once.
+    let mut checks = 0;
+    while !(publish_thread.is_finished() && poll_thread.is_finished()) {
+        let started = Instant::now();
+        let stats = common::stats(addr);
+        assert!(stats["connections"].is_object());
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(100),
+            "/stats took {took:?} while Redis hung"
+        );
+        checks += 1;
+        assert!(checks < 100_000, "bounded");
+    }
+    assert!(checks > 1, "checked while they waited");
+    let (published, took) = publish_thread.join().unwrap();
+    eprintln!("publish while Redis hung: {published:?} after {took:?}");
+    assert!(matches!(published, Some(200) | Some(503)), "{published:?}");
+    assert!(
+        took < Duration::from_millis(2_500),
+        "answered within the call timeout: {took:?}"
+    );
+    let (polled, took) = poll_thread.join().unwrap();
+    eprintln!(
+        "poll of an unloaded channel while Redis hung: {:?} after {took:?}",
+        polled.as_ref().map(|p| p.0)
+    );
+    assert!(matches!(polled, Some((200 | 503, _))), "{polled:?}");
+}

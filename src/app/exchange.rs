@@ -87,7 +87,23 @@ pub struct Exchange {
     /// A publish waits for its commit: how to write its answer. Requests
     /// behind it are not read until it is answered (answers go in order).
     awaiting: Option<Reply>,
+    /// A request waits for its channel to be loaded (`--redis`); it is
+    /// served again when the relay's mail comes. Requests behind it wait.
+    loading: Option<Loading>,
 }
+
+/// A request set aside until its channel is in the hub.
+#[derive(Debug)]
+struct Loading {
+    head: RequestHead,
+    channel: String,
+    /// Loads asked for this request: another connection's request may
+    /// release the channel before this one is served, so it may take two.
+    attempts: u8,
+}
+
+/// Loads one request may ask for before it is refused `503`.
+const MAX_LOADS: u8 = 3;
 
 impl Exchange {
     pub fn new(token: usize, app: &App) -> Exchange {
@@ -97,6 +113,7 @@ impl Exchange {
             request: None,
             last_input: app.now,
             awaiting: None,
+            loading: None,
         }
     }
 
@@ -108,9 +125,48 @@ impl Exchange {
         self.last_input = now;
     }
 
-    /// False while a publish waits for its commit.
+    /// False while a publish waits for its commit, or a request for its
+    /// channel to be loaded.
     pub fn ready(&self) -> bool {
-        self.awaiting.is_none()
+        self.awaiting.is_none() && self.loading.is_none()
+    }
+
+    /// The channel a request waits for is in the hub (or could not be
+    /// read): serve the request now, then let the channel go if the
+    /// request did not subscribe to it.
+    pub fn on_loaded(
+        &mut self,
+        outcome: &Result<(), StoreError>,
+        out: &mut OutputQueue,
+        app: &mut App,
+    ) -> (Close, Option<Turn>) {
+        let Some(Loading {
+            head,
+            channel,
+            attempts,
+        }) = self.loading.take()
+        else {
+            return (Close::Open, None);
+        };
+        let served = match outcome {
+            Ok(()) => self.serve(head, Vec::new(), attempts, out, app),
+            Err(error) => {
+                let reply = Reply::to(&head);
+                (
+                    respond(&routes::store_refusal(error), &reply, out, app),
+                    None,
+                )
+            }
+        };
+        subscription::release(app, &channel);
+        served
+    }
+
+    /// The connection closed: a channel loaded for it is not needed.
+    pub fn on_closed(&mut self, app: &App) {
+        if let Some(loading) = self.loading.take() {
+            subscription::release(app, &loading.channel);
+        }
     }
 
     /// The store committed (or refused) the publish this connection made.
@@ -136,7 +192,7 @@ impl Exchange {
             close: Close::Open,
             turn: None,
         };
-        while done.close == Close::Open && done.turn.is_none() && self.awaiting.is_none() {
+        while done.close == Close::Open && done.turn.is_none() && self.ready() {
             // Backpressure: a client pipelining requests without reading the
             // answers gets no more answers until it reads.
             if out.pending() > app.config().max_pending {
@@ -222,7 +278,7 @@ impl Exchange {
     /// The server is shutting down: an idle connection closes now; one in
     /// the middle of a request gets its answer (with `Connection: close`).
     pub fn on_drain(&self) -> Close {
-        if self.decoder.is_idle() && self.request.is_none() {
+        if self.decoder.is_idle() && self.request.is_none() && self.loading.is_none() {
             Close::AfterFlush
         } else {
             Close::Open
@@ -288,12 +344,20 @@ impl Exchange {
         app: &mut App,
     ) -> (Close, Option<Turn>) {
         routes::count_request(app);
+        self.serve(head, body, 0, out, app)
+    }
+
+    /// Serves a request (again, after `loads` loads of its channel).
+    fn serve(
+        &mut self,
+        head: RequestHead,
+        body: Vec<u8>,
+        loads: u8,
+        out: &mut OutputQueue,
+        app: &mut App,
+    ) -> (Close, Option<Turn>) {
         let token = self.token;
-        let mut reply = Reply {
-            head_only: head.method == Method::Head,
-            persistence: head.persistence(),
-            cors: Vec::new(),
-        };
+        let mut reply = Reply::to(&head);
         let refuse = |response, reply: &Reply, out: &mut OutputQueue, app: &mut App| {
             (respond(&response, reply, out, app), None)
         };
@@ -308,6 +372,23 @@ impl Exchange {
         }
         let turn = match routes::route(&head, body, app) {
             Action::Respond(response) => return refuse(response, &reply, out, app),
+            Action::Load { .. } if loads >= MAX_LOADS => {
+                let busy = HttpError::new(
+                    Status::SERVICE_UNAVAILABLE,
+                    "the channel could not be loaded: try again",
+                );
+                let response = routes::error_response(busy).header("Retry-After", "1");
+                return refuse(response, &reply, out, app);
+            }
+            Action::Load { channel } => {
+                subscription::load(app, channel.clone(), token);
+                self.loading = Some(Loading {
+                    head,
+                    channel,
+                    attempts: loads + 1,
+                });
+                return (Close::Open, None);
+            }
             Action::Publish { channel, text } => {
                 subscription::publish(app, &channel, text, Some(token));
                 self.awaiting = Some(reply);
@@ -356,6 +437,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// How `head` asks to be answered (CORS headers are added once the
+    /// access policy has admitted it).
+    pub fn to(head: &RequestHead) -> Reply {
+        Reply {
+            head_only: head.method == Method::Head,
+            persistence: head.persistence(),
+            cors: Vec::new(),
+        }
+    }
+
     /// The answer to a request that cannot go on: the connection's last.
     pub fn closing() -> Reply {
         Reply {

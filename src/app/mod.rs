@@ -59,6 +59,9 @@ pub enum Mail {
     /// What became of a publish, for the connection that made it: its id,
     /// or why it could not be stored.
     Published(Result<u64, StoreError>),
+    /// With `--redis`: the channel a request waits for is in the hub now
+    /// (or could not be read), for the connection that asked.
+    Loaded(Result<(), StoreError>),
 }
 
 /// What every event loop shares.
@@ -91,8 +94,8 @@ impl Shared {
                 let health = Arc::clone(stats.redis.get_or_init(Arc::default));
                 let store = RedisStore::open(url, prefix, retention, Arc::clone(&health))?;
                 let relay = Relay::open(url, prefix, retention, health)?;
-                let mut hub = Hub::over(Box::new(store), config.retain, config.cache_bytes, true);
-                hub.on_first_subscriber(relay.follow_hook());
+                let mut hub = Hub::over(Box::new(store), retention, config.cache_bytes, true);
+                hub.on_new_channel(relay.follow_hook());
                 (hub, Some(relay))
             }
             kind => {
@@ -150,7 +153,7 @@ pub struct App {
 
 /// How often to trim by age: a tenth of the age, between 1 s and 1 min —
 /// a message outlives `--retain-for` by at most that.
-fn trim_interval(age: Duration) -> Duration {
+pub fn trim_interval(age: Duration) -> Duration {
     (age / 10).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
@@ -160,8 +163,9 @@ impl App {
             (0, Some(every)) => Some(now + every),
             _ => None,
         };
-        let next_trim = match (event_loop, shared.config.retain_for) {
-            (0, Some(age)) => Some(now + trim_interval(age)),
+        // With Redis the relay trims, off the loops.
+        let next_trim = match (event_loop, shared.config.retain_for, &shared.relay) {
+            (0, Some(age), None) => Some(now + trim_interval(age)),
             _ => None,
         };
         App {

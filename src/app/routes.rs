@@ -54,6 +54,11 @@ pub struct StreamRequest {
 #[derive(Debug)]
 pub enum Action {
     Respond(Response),
+    /// With `--redis`: the channel must be brought into the hub first (by
+    /// the relay, off the loop); the request is served again once it is.
+    Load {
+        channel: String,
+    },
     /// Answer now if there is anything after `after` (`None`: after the
     /// newest), else park until a publish or `timeout`.
     LongPoll {
@@ -161,6 +166,9 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
         "poll" => {
             readable()?;
             let after = number(head, "after")?;
+            if !subscription::is_loaded(app, &channel) {
+                return Ok(Action::Load { channel });
+            }
             let replay =
                 subscription::replay(app, &channel, after).map_err(|e| store_refusal(&e))?;
             Stats::add(
@@ -177,6 +185,9 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
                 Some(seconds) => Duration::from_secs(seconds).min(LONGPOLL_MAX),
                 None => LONGPOLL_DEFAULT,
             };
+            if !subscription::is_loaded(app, &channel) {
+                return Ok(Action::Load { channel });
+            }
             Ok(Action::LongPoll {
                 channel,
                 after,
@@ -189,6 +200,9 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
             let policy = deflate_policy(app, DeflatePolicy::NoServerContextTakeover);
             let accept = handshake::validate(head, policy)?;
             let after = number(head, "after")?;
+            if !subscription::is_loaded(app, &channel) {
+                return Ok(Action::Load { channel });
+            }
             let endpoint = Endpoint::Channel {
                 channel,
                 after,
@@ -205,6 +219,9 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
                 Some(id) => Some(id),
                 None => number(head, "after")?,
             };
+            if !subscription::is_loaded(app, &channel) {
+                return Ok(Action::Load { channel });
+            }
             Ok(Action::EventStream(StreamRequest {
                 channel,
                 after,

@@ -153,11 +153,17 @@ impl Session {
     }
 
     /// Mail: a message published to a channel this session subscribed to,
-    /// or the outcome of a publish it made.
+    /// the outcome of a publish it made, or the channel it waits for loaded.
     pub fn on_mail(&mut self, mail: &Mail, out: &mut OutputQueue, app: &mut App) {
         match mail {
             Mail::Deliver(delivery) => self.on_deliver(delivery, out, app),
             Mail::Published(outcome) => self.on_published(outcome, out, app),
+            Mail::Loaded(outcome) => {
+                if let Mode::Http = self.mode {
+                    let (close, turn) = self.exchange.on_loaded(outcome, out, app);
+                    self.turn(close, turn, app);
+                }
+            }
         }
     }
 
@@ -287,7 +293,8 @@ impl Session {
             Mode::LongPoll(parked) => parked.on_closed(app),
             Mode::EventStream(stream) => stream.on_closed(app),
             Mode::WebSocket(ws) => ws.on_closed(app),
-            Mode::Http | Mode::Closing => {}
+            Mode::Http => self.exchange.on_closed(app),
+            Mode::Closing => {}
         }
         app.stats().switch(Some(self.kind()), None);
     }

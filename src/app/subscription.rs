@@ -93,6 +93,30 @@ pub fn commit(app: &mut App) {
     }
 }
 
+/// Whether `channel` can be served from memory now. Always, but with
+/// `--redis`: then it must be loaded first ([`load`]), off the loop.
+pub fn is_loaded(app: &App, channel: &str) -> bool {
+    app.shared.hub().is_loaded(channel)
+}
+
+/// Asks the relay to bring `channel` into the hub; the connection `token`
+/// is mailed [`Mail::Loaded`] when it is there.
+pub fn load(app: &App, channel: String, token: usize) {
+    if let Some(relay) = &app.shared.relay {
+        let to = Address {
+            event_loop: app.event_loop,
+            token,
+        };
+        relay.load(channel, to);
+    }
+}
+
+/// A request that had `channel` loaded is done: if it did not subscribe,
+/// the channel leaves the hub again (with `--redis`; else nothing).
+pub fn release(app: &App, channel: &str) {
+    app.shared.hub().release(channel);
+}
+
 /// Removes messages older than `--retain-for` from the store and the
 /// windows; returns how many went.
 pub fn trim_expired(app: &App) -> Result<u64, StoreError> {
