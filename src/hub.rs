@@ -241,6 +241,23 @@ impl Hub {
         if stored.id <= channel.state.last_id {
             return None;
         }
+        self.take_committed(name, stored)
+    }
+
+    /// A message this node just committed to the shared store, as the
+    /// relay's writer hands it over: taken now only if it is the channel's
+    /// next id — so a publisher that reads right after its answer sees its
+    /// message — and otherwise left to the reader, which brings every
+    /// message in id order.
+    pub fn committed_here(&mut self, name: &str, stored: Stored) -> Option<Published> {
+        let channel = self.channels.get(name)?;
+        if Some(stored.id) != channel.state.last_id.checked_add(1) {
+            return None;
+        }
+        self.take_committed(name, stored)
+    }
+
+    fn take_committed(&mut self, name: &str, stored: Stored) -> Option<Published> {
         let published = self.keep(name, Arc::new(Message::from_stored(stored)));
         self.evict();
         published

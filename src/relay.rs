@@ -14,10 +14,13 @@
 //!   each publisher its id, or why not (`503` while Redis is down), through
 //!   the loops' mailboxes.
 //! - **Reader.** One `XREAD BLOCK` follows every channel in this node's
-//!   hub, each from the last id the hub has of it. Every message reaches
-//!   this node's subscribers this way — its own publishes as much as other
-//!   nodes' — so deliveries follow Redis' id order, the same order on every
-//!   node, and only once committed. A node that lost Redis for a while
+//!   hub, each from the last id the hub has of it. Every other node's
+//!   message reaches this node's subscribers this way, and so does this
+//!   node's own when it was not the channel's next id (another node's
+//!   came in between): deliveries follow Redis' id order, the same order
+//!   on every node, and only once committed. (The writer hands over this
+//!   node's message itself when it is next in line, before answering the
+//!   publisher: whoever publishes and then reads here sees it.) A node that lost Redis for a while
 //!   resumes from the same ids and misses nothing still retained; what was
 //!   trimmed meanwhile reaches subscribers as a gap.
 //! - **Loading.** A request on a channel the hub does not hold waits
@@ -39,10 +42,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use redis::Value;
 
 use crate::app::{trim_interval, Delivery, Mail, Shared};
+use crate::hub::Published;
 use crate::server::{Address, Control, Outgoing};
 use crate::stats::Stats;
 use crate::store::redis::{parse_entries, Health, RedisStore, CALL_TIMEOUT};
-use crate::store::{NewMessage, OpenError, Retention, Store};
+use crate::store::{NewMessage, OpenError, Retention, Store, Stored};
 
 /// How long the reader's `XREAD` blocks before it looks again at which
 /// channels to follow (it is woken at once when one is added).
@@ -228,6 +232,9 @@ impl Worker {
                     next_trim = Some(Instant::now() + every);
                 }
             }
+            // Publishes waiting together are appended together; a load
+            // waits for the publishes queued before it (a request that
+            // follows its own publish must see it).
             let mut batch = Vec::new();
             let mut publishers = Vec::new();
             let mut follow = None;
@@ -241,19 +248,34 @@ impl Worker {
                         publishers.extend(theirs);
                     }
                     Command::Follow(generation) => follow = Some(generation),
-                    Command::Load { channel, to } => self.load(&mut store, &channel, to),
+                    Command::Load { channel, to } => {
+                        self.append_all(&mut store, &mut batch, &mut publishers);
+                        self.load(&mut store, &channel, to);
+                    }
                 }
             }
             if let Some(generation) = follow {
                 self.wake_reader(&mut store, generation);
             }
-            let mut start = 0;
-            while start < batch.len() {
-                let end = (start + MAX_APPEND).min(batch.len());
-                self.append(&mut store, &batch[start..end], &publishers[start..end]);
-                start = end;
-            }
+            self.append_all(&mut store, &mut batch, &mut publishers);
         }
+    }
+
+    /// Appends what is waiting, [`MAX_APPEND`] messages per script call.
+    fn append_all(
+        &self,
+        store: &mut RedisStore,
+        batch: &mut Vec<NewMessage>,
+        publishers: &mut Vec<Option<Address>>,
+    ) {
+        let mut start = 0;
+        while start < batch.len() {
+            let end = (start + MAX_APPEND).min(batch.len());
+            self.append(store, &batch[start..end], &publishers[start..end]);
+            start = end;
+        }
+        batch.clear();
+        publishers.clear();
     }
 
     /// Reads a channel's whole retained log into the hub (the read without
@@ -285,6 +307,24 @@ impl Worker {
         let outcomes: Vec<_> = match store.append(batch) {
             Ok(assigned) => {
                 Stats::add(&self.shared.stats.messages_published, assigned.len() as u64);
+                // Delivered before the publishers are answered (when next
+                // in line): read-your-writes on this node.
+                let published: Vec<_> = {
+                    let mut hub = self.shared.hub();
+                    batch
+                        .iter()
+                        .zip(&assigned)
+                        .filter_map(|(new, given)| {
+                            let stored = Stored {
+                                id: given.id,
+                                time_ms: given.time_ms,
+                                data: Arc::clone(&new.data),
+                            };
+                            hub.committed_here(&new.channel, stored)
+                        })
+                        .collect()
+                };
+                self.deliver(published);
                 assigned.into_iter().map(|a| Ok(a.id)).collect()
             }
             Err(error) => vec![Err(error); batch.len()],
@@ -394,6 +434,12 @@ impl Worker {
                 }
             }
         }
+        self.deliver(published);
+    }
+
+    /// Hands each message to its subscribers on this node, through the
+    /// mailboxes of the loops that own them.
+    fn deliver(&self, published: Vec<Published>) {
         for one in published {
             let to = one
                 .subscribers

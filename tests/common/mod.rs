@@ -26,6 +26,14 @@ pub fn start_with(adjust: impl FnOnce(&mut Config)) -> ServerHandle {
             durability: rtweb::store::Durability::Normal,
         };
     }
+    // RTWEB_TEST_REDIS=redis://… runs it on a Redis (each server under a
+    // key prefix of its own, as if alone there).
+    if let Ok(url) = std::env::var("RTWEB_TEST_REDIS") {
+        config.store = rtweb::store::StoreKind::Redis {
+            url,
+            prefix: format!("{}:", process::fresh_data_dir().display()),
+        };
+    }
     adjust(&mut config);
     config.limits.max_body = config.max_message;
     Server::bind(config).expect("bind").spawn().expect("spawn")
