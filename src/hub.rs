@@ -232,108 +232,6 @@ impl Hub {
         Ok(published)
     }
 
-    /// A message committed to the shared store (Redis) by any node, this
-    /// one included, as the relay's reader hands it over in id order: kept
-    /// in the window and handed to this node's subscribers. `None` when
-    /// the channel is not in this hub, or it was handed over already.
-    pub fn committed_elsewhere(&mut self, name: &str, stored: Stored) -> Option<Published> {
-        let channel = self.channels.get(name)?;
-        if stored.id <= channel.state.last_id {
-            return None;
-        }
-        self.take_committed(name, stored)
-    }
-
-    /// A message this node just committed to the shared store, as the
-    /// relay's writer hands it over: taken now only if it is the channel's
-    /// next id — so a publisher that reads right after its answer sees its
-    /// message — and otherwise left to the reader, which brings every
-    /// message in id order.
-    pub fn committed_here(&mut self, name: &str, stored: Stored) -> Option<Published> {
-        let channel = self.channels.get(name)?;
-        if Some(stored.id) != channel.state.last_id.checked_add(1) {
-            return None;
-        }
-        self.take_committed(name, stored)
-    }
-
-    fn take_committed(&mut self, name: &str, stored: Stored) -> Option<Published> {
-        let published = self.keep(name, Arc::new(Message::from_stored(stored)));
-        self.evict();
-        published
-    }
-
-    /// Every channel in this hub and the last id it has of each: what the
-    /// relay's reader follows, and from where (shared store).
-    pub fn followed(&self) -> Vec<(String, u64)> {
-        self.channels
-            .iter()
-            .map(|(name, c)| (name.clone(), c.state.last_id))
-            .collect()
-    }
-
-    /// Called (under the hub's lock, so it must not block) whenever a
-    /// channel enters the hub of a shared store: the relay's reader must
-    /// start following it.
-    pub fn on_new_channel(&mut self, hook: Box<dyn Fn() + Send>) {
-        self.new_channel = Some(hook);
-    }
-
-    /// Whether requests on `name` can be served from memory. With a shared
-    /// store, a channel must be loaded first ([`Hub::load`], by the relay,
-    /// off the event loops); with a local store, always.
-    pub fn is_loaded(&self, name: &str) -> bool {
-        !self.shared_log || self.channels.contains_key(name)
-    }
-
-    /// Brings a channel into the hub of a shared store with its whole
-    /// retained log (`page`, read by the relay): from now on the relay's
-    /// reader keeps it current, and every request on it is served from
-    /// memory. Nothing happens if it is here already (then it is current).
-    pub fn load(&mut self, name: &str, page: Page) {
-        if self.channels.contains_key(name) {
-            return;
-        }
-        let window: VecDeque<Arc<Message>> = page
-            .messages
-            .into_iter()
-            .map(|m| Arc::new(Message::from_stored(m)))
-            .collect();
-        let window_bytes = window.iter().map(|m| m.size()).sum();
-        // Room is made before it comes in: a load must not evict the very
-        // channel its request is waiting for.
-        self.cache_bytes += window_bytes;
-        self.evict();
-        self.channels.insert(
-            name.to_owned(),
-            Channel {
-                state: page.state,
-                window,
-                window_bytes,
-                subscribers: Vec::new(),
-                used: 0,
-            },
-        );
-        self.touch(name);
-        if let Some(hook) = &self.new_channel {
-            hook();
-        }
-    }
-
-    /// A request that loaded `name` is done with it: with a shared store, a
-    /// channel nobody here subscribes to leaves (the reader stops
-    /// following it).
-    pub fn release(&mut self, name: &str) {
-        if self.shared_log
-            && self
-                .channels
-                .get(name)
-                .is_some_and(|c| c.subscribers.is_empty())
-        {
-            self.forget(name);
-        }
-    }
-
     /// Keeps a committed message in its channel's window and collects its
     /// subscribers (once-only ones are removed as they are returned).
     fn keep(&mut self, name: &str, message: Arc<Message>) -> Option<Published> {
@@ -499,31 +397,6 @@ impl Hub {
         Ok(trimmed)
     }
 
-    /// Drops window messages older than the retention age at `now_ms`.
-    fn expire_windows(&mut self, now_ms: u64) -> u64 {
-        let Some(age) = self.retain_for else {
-            return 0;
-        };
-        let Some(cutoff) = now_ms.checked_sub(u64::try_from(age.as_millis()).unwrap_or(u64::MAX))
-        else {
-            return 0;
-        };
-        let mut removed = 0;
-        for channel in self.channels.values_mut() {
-            while channel.window.front().is_some_and(|m| m.time < cutoff) {
-                let gone = channel.window.pop_front().expect("not empty");
-                channel.window_bytes -= gone.size();
-                self.cache_bytes -= gone.size();
-                removed += 1;
-            }
-            channel.state.oldest_id = channel
-                .window
-                .front()
-                .map_or(channel.state.last_id + 1, |m| m.id);
-        }
-        removed
-    }
-
     /// Closes the store (the durable one checkpoints its log). The hub is
     /// left with an empty memory store: a late caller is served, not failed.
     pub fn close_store(&mut self) -> Result<(), StoreError> {
@@ -681,6 +554,9 @@ impl Hub {
 fn not_loaded(name: &str) -> StoreError {
     StoreError::Failed(format!("channel {name} is not loaded yet: try again"))
 }
+
+#[path = "hub_shared.rs"]
+mod shared;
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

@@ -173,20 +173,13 @@ impl Relay {
         let Some(parts) = self.parts.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return;
         };
-        let (writer, reader) = (
-            Worker {
-                shared: Arc::clone(shared),
-                control: control.clone(),
-                following: Arc::clone(&self.following),
-                stop: Arc::clone(&self.stop),
-            },
-            Worker {
-                shared: Arc::clone(shared),
-                control,
-                following: Arc::clone(&self.following),
-                stop: Arc::clone(&self.stop),
-            },
-        );
+        let worker = || Worker {
+            shared: Arc::clone(shared),
+            control: control.clone(),
+            following: Arc::clone(&self.following),
+            stop: Arc::clone(&self.stop),
+        };
+        let (writer, reader) = (worker(), worker());
         let thread = std::thread::Builder::new()
             .name("rtweb-redis-reader".into())
             .spawn(move || reader.read(parts.reader))
