@@ -223,12 +223,13 @@ p("```text")
 p(open(micro_path).read().rstrip() if os.path.exists(micro_path) else "(not run)")
 p("```")
 p("")
-# Sections measured by their own scripts (bench/storage.sh, bench/deflate.sh),
-# kept as their authors wrote them.
-own = os.path.join(os.path.dirname(__file__), "results-store.md")
-if os.path.exists(own):
-    p(open(own).read().rstrip())
-    p("")
+# Sections measured by their own scripts (bench/storage.sh, bench/deflate.sh,
+# bench/cluster.sh), kept as their authors wrote them.
+for name in ("results-store.md", "results-cluster.md"):
+    own = os.path.join(os.path.dirname(__file__), name)
+    if os.path.exists(own):
+        p(open(own).read().rstrip())
+        p("")
 notes = os.path.join(os.path.dirname(__file__), "notes.md")
 if os.path.exists(notes):
     p(open(notes).read().rstrip())

@@ -85,9 +85,12 @@
 //!
 //! **With `--redis`**, step 4 goes through [`relay`] instead: the batch goes
 //! to the relay's writer thread, which appends it in Redis (Redis assigns
-//! the ids) and mails each publisher its id; the relay's reader, following
-//! the channel's stream with `XREAD BLOCK`, brings the message back — from
-//! this node or any other — and steps 6 and 7 go on as above.
+//! the ids), hands each message to the hub when it is its channel's next
+//! id, and mails each publisher its id; on every node, the relay's reader,
+//! following the channel's stream with `XREAD BLOCK`, brings the messages
+//! of other nodes — and steps 6 and 7 go on as above. A request on a
+//! channel the hub does not hold waits while the relay loads it: no event
+//! loop ever waits on Redis.
 //!
 //! A WebSocket client publishes the same way: its text frame is decoded by
 //! [`ws::WsConnection`] and handed to `subscription::publish` from step 3 on.

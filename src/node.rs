@@ -127,9 +127,18 @@ impl Server {
     }
 }
 
-/// A running server; dropping it stops every loop and waits for them.
+/// A running server; dropping it stops every loop and waits for them
+/// (and asks the relay's threads, if any, to end).
 pub struct ServerHandle {
     pub addr: SocketAddr,
     pub shared: Arc<Shared>,
     _loops: Loops<Mail>,
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(relay) = &self.shared.relay {
+            relay.stop();
+        }
+    }
 }

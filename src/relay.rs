@@ -192,9 +192,13 @@ impl Relay {
     }
 }
 
-impl Drop for Relay {
-    fn drop(&mut self) {
+impl Relay {
+    /// Asks both threads to end (each within [`BLOCK`]).
+    pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(reader) = self.following.reader.get() {
+            reader.unpark();
+        }
     }
 }
 
