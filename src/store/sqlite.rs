@@ -370,7 +370,13 @@ impl Store for SqliteStore {
             self.heads.clear();
         }
         for (channel, head) in heads {
-            self.heads.insert(channel.to_owned(), head);
+            // A channel already cached keeps its key: no new String per commit.
+            match self.heads.get_mut(channel) {
+                Some(cached) => *cached = head,
+                None => {
+                    self.heads.insert(channel.to_owned(), head);
+                }
+            }
         }
         Ok(assigned)
     }
