@@ -29,9 +29,10 @@
 //! frame's header and one for the page. A batch spread over many channels
 //! changes at least one leaf of `messages_by_channel` per channel (the one
 //! that holds the channel's newest ids), so the pages, not the messages,
-//! set the price: 64 messages over 64 channels write ~87 pages, over one
-//! channel ~24. New databases therefore use 1 KiB pages ([`PAGE_SIZE`]),
-//! which cut those bytes to a quarter (an existing database keeps its page
+//! set the price: 64 messages over 64 channels write ~74 pages of 4 KiB,
+//! over one channel ~14. New databases therefore use 1 KiB pages
+//! (`PAGE_SIZE`): a few more of them (~87, as a leaf holds fewer ids),
+//! for under a third of the bytes (an existing database keeps its page
 //! size; SQLite can change it only by rewriting the file with `VACUUM`).
 //!
 //! # The schema (version 1, in `PRAGMA user_version`)
@@ -99,8 +100,8 @@ const SCHEMA: &str = "
 /// store): against SQLite's default 4096, 1024 made a commit of 64 messages
 /// over 64 channels write a third of the bytes and cost ~20% less CPU, and
 /// a 1 KiB message takes less disk (a 103-byte head in the table page, the
-/// rest in one overflow page: 1.2 KiB instead of 1.4); 512 cost more (twice
-/// the pages per commit), and 2048 stored a 1 KiB message in 2 KiB.
+/// rest in one overflow page: 1.2 KiB instead of 1.4); 512 cost more (more
+/// pages per commit), and 2048 stored a 1 KiB message in 2 KiB.
 const PAGE_SIZE: i64 = 1024;
 /// WAL bytes between two automatic checkpoints (`wal_autocheckpoint`
 /// counts pages, and an older database may have another page size).
