@@ -20,8 +20,20 @@
 //!   are groups: everything published in one pass of the event loop.
 //!
 //! The WAL is copied back into the database file by SQLite's automatic
-//! checkpoint (here every 8192 pages, 32 MiB, inside a commit) and at
+//! checkpoint (here every 32 MiB of WAL, inside a commit) and at
 //! [`Store::close`]; after each, the WAL file is cut back to 64 MiB.
+//!
+//! # What a commit costs
+//!
+//! A commit appends every page it changed to the WAL, one `pwrite` for each
+//! frame's header and one for the page. A batch spread over many channels
+//! changes at least one leaf of `messages_by_channel` per channel (the one
+//! that holds the channel's newest ids), so the pages, not the messages,
+//! set the price: 64 messages over 64 channels write ~74 pages of 4 KiB,
+//! over one channel ~14. New databases therefore use 1 KiB pages
+//! (`PAGE_SIZE`): a few more of them (~87, as a leaf holds fewer ids),
+//! for under a third of the bytes (an existing database keeps its page
+//! size; SQLite can change it only by rewriting the file with `VACUUM`).
 //!
 //! # The schema (version 1, in `PRAGMA user_version`)
 //!
@@ -42,7 +54,9 @@
 //! one contiguous range: `read_after` is one seek, and the oldest retained
 //! id is the range's first entry. (A `WITHOUT ROWID` table clustered by
 //! (channel, id) would save the index, but keeps rows inline only up to
-//! ~1 KB with 4 KiB pages: a 1 KiB message then took 4.5 KiB on disk.)
+//! ~1 KB with 4 KiB pages: a 1 KiB message then took 4.5 KiB on disk. With
+//! 1 KiB pages it was no faster for 64-byte messages and three times
+//! slower for 1 KiB ones, which spill into overflow pages.)
 //! `messages_by_time` lets retention by age find old messages without a
 //! scan; it is created the first time `--retain-for` is used, since it
 //! doubles the cost of every insert.
@@ -81,6 +95,17 @@ const SCHEMA: &str = "
     PRAGMA user_version = 1;
     PRAGMA application_id = 0x72747762;
 ";
+
+/// The page size of a new database. Measured (docs/benchmarks.md, the
+/// store): against SQLite's default 4096, 1024 made a commit of 64 messages
+/// over 64 channels write a third of the bytes and cost ~20% less CPU, and
+/// a 1 KiB message takes less disk (a 103-byte head in the table page, the
+/// rest in one overflow page: 1.2 KiB instead of 1.4); 512 cost more (more
+/// pages per commit), and 2048 stored a 1 KiB message in 2 KiB.
+const PAGE_SIZE: i64 = 1024;
+/// WAL bytes between two automatic checkpoints (`wal_autocheckpoint`
+/// counts pages, and an older database may have another page size).
+const CHECKPOINT_BYTES: i64 = 32 * 1024 * 1024;
 
 /// Made when retention by age is on (and kept from then on).
 const TIME_INDEX: &str = "CREATE INDEX IF NOT EXISTS messages_by_time ON messages (time);";
@@ -161,6 +186,16 @@ impl SqliteStore {
                 "written by a newer rtweb (schema version {version}; this build reads up to {SCHEMA_VERSION})"
             )));
         }
+        if version == 0 && tables == 0 {
+            // A new file: small pages, set before anything is written (an
+            // existing database keeps the size it was made with). A commit
+            // writes every page it changed to the WAL, and a batch spread
+            // over 64 channels changes one index page per channel: with
+            // 1 KiB pages that is a quarter of the bytes to write, checksum
+            // and later copy back, for the same number of pages.
+            conn.pragma_update(None, "page_size", PAGE_SIZE)
+                .map_err(fail)?;
+        }
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(fail)?;
@@ -185,10 +220,17 @@ impl SqliteStore {
         }
         // Checkpoints copy the WAL into the database and fsync it, inside
         // a commit: fewer, larger ones (every 32 MiB of WAL rather than
-        // SQLite's 4 MiB) copy each hot page once per many commits. The WAL
-        // file is cut back to 64 MiB after each, so it cannot grow for ever.
-        conn.pragma_update(None, "wal_autocheckpoint", 8192)
+        // SQLite's 1000 pages) copy each hot page once per many commits. The
+        // WAL file is cut back to 64 MiB after each, so it cannot grow for ever.
+        let page_size: i64 = conn
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
             .map_err(fail)?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            CHECKPOINT_BYTES / page_size.max(512),
+        )
+        .map_err(fail)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(fail)?;
         conn.set_prepared_statement_cache_capacity(16);
@@ -329,7 +371,13 @@ impl Store for SqliteStore {
             self.heads.clear();
         }
         for (channel, head) in heads {
-            self.heads.insert(channel.to_owned(), head);
+            // A channel already cached keeps its key: no new String per commit.
+            match self.heads.get_mut(channel) {
+                Some(cached) => *cached = head,
+                None => {
+                    self.heads.insert(channel.to_owned(), head);
+                }
+            }
         }
         Ok(assigned)
     }

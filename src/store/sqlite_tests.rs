@@ -120,6 +120,29 @@ fn trimmed_messages_leave_the_file() {
     );
 }
 
+#[test]
+fn new_databases_have_small_pages_and_old_ones_keep_theirs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (new, old) = (tmp.path().join("new"), tmp.path().join("old"));
+    open_store(&new, KEEP).close().unwrap();
+    assert_eq!(rows(&new.join(FILE_NAME), "PRAGMA page_size"), 1024);
+    // A database made before: SQLite's default 4 KiB pages, in WAL mode.
+    std::fs::create_dir(&old).unwrap();
+    Connection::open(old.join(FILE_NAME))
+        .unwrap()
+        .execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;")
+        .unwrap();
+    let mut store = open_store(&old, KEEP);
+    publish(&mut *store, "a", 1, "kept");
+    store.close().unwrap();
+    let mut store = open_store(&old, KEEP);
+    let page = everything(&mut *store, "a");
+    assert_eq!(page.state, retained(1, 1));
+    assert_eq!(&*page.messages[0].data, "kept");
+    store.close().unwrap();
+    assert_eq!(rows(&old.join(FILE_NAME), "PRAGMA page_size"), 4096);
+}
+
 /// Runs `sql` on `dir/rtweb.db` from another connection, as another
 /// program (or another version of rtweb) would have left the file.
 fn run_sql(dir: &Path, sql: &str) {
