@@ -1,22 +1,25 @@
 //! rtweb-bench: the load generator. One scenario per run, one result line.
 //!
 //! ```text
-//! rtweb-bench SCENARIO --target rtweb|nchan|tungstenite|floor --addr IP:PORT [options]
+//! rtweb-bench SCENARIO --target rtweb|nchan|tungstenite|floor|uws|nginx --addr IP:PORT [options]
 //!
 //!   ws-echo        --conns 100 --inflight 16 --size 16 --seconds 5
 //!   sse-fanout     --subscribers 10000 --messages 100 --rate 50 --size 64
 //!   ws-fanout      (same options)
 //!   ws-deflate-fanout  (same options; offers permessage-deflate)
 //!   longpoll-wake  --waiters 10000 --messages 1000
-//!   poll-rate      --conns 50 --seconds 5
+//!   poll-rate      --conns 50 --seconds 5 --pipeline 1
 //!   publish-rate   --conns 64 --seconds 5 --size 64 --channels 64
 //!   fill           --conns 8 --channels 1000000 --per-channel 1 --size 1024
 //!   idle-memory    --kind http|sse|longpoll|ws --conns 10000 --pid PID[,PID]
 //! ```
 //!
 //! `--label NAME` names the target in the result line (e.g. `rtweb-2t`).
-//! Loopback only: the address must be 127.0.0.1 or ::1.
+//! `--pid PID[,PID]` names the server's processes: `ws-echo` and `poll-rate`
+//! then report its CPU time over the measurement window beside the client's
+//! (`cpu.rs`). Loopback only: the address must be 127.0.0.1 or ::1.
 
+mod cpu;
 mod net;
 mod scenarios;
 mod stats;
@@ -46,10 +49,16 @@ fn main() {
         Some("nchan") => Kind::Nchan,
         Some("tungstenite") => Kind::Tungstenite,
         Some("floor") => Kind::Floor,
-        _ => usage("--target rtweb|nchan|tungstenite|floor"),
+        Some("uws") => Kind::Uws,
+        Some("nginx") => Kind::NginxStatic,
+        _ => usage("--target rtweb|nchan|tungstenite|floor|uws|nginx"),
     };
     let label = options.get("label").cloned();
-    let target = Target { kind, addr, label };
+    let pids: Vec<u32> = options
+        .get("pid")
+        .map(|list| list.split(',').map(|p| p.parse().unwrap_or_else(|_| usage("--pid takes process ids"))).collect())
+        .unwrap_or_default();
+    let target = Target { kind, addr, label, pids };
     match scenario.as_str() {
         "ws-echo" => echo::run(
             &target,
@@ -78,7 +87,14 @@ fn main() {
             &target,
             &longpoll::Params { waiters: number("waiters", 10_000) as usize, messages: number("messages", 1000) },
         ),
-        "poll-rate" => poll::run(&target, &poll::Params { conns: number("conns", 50) as usize, seconds: number("seconds", 5) }),
+        "poll-rate" => poll::run(
+            &target,
+            &poll::Params {
+                conns: number("conns", 50) as usize,
+                seconds: number("seconds", 5),
+                pipeline: number("pipeline", 1).max(1) as usize,
+            },
+        ),
         "publish-rate" => publish::rate(
             &target,
             &publish::Params {
@@ -105,12 +121,10 @@ fn main() {
                 Some("ws") => idle::Kind::WebSocket,
                 _ => usage("--kind http|sse|longpoll|ws"),
             };
-            let pids = options
-                .get("pid")
-                .unwrap_or_else(|| usage("--pid PID[,PID]"))
-                .split(',')
-                .map(|p| p.parse().unwrap_or_else(|_| usage("--pid takes process ids")))
-                .collect();
+            if target.pids.is_empty() {
+                usage("--pid PID[,PID]");
+            }
+            let pids = target.pids.clone();
             idle::run(&target, &idle::Params { conns: number("conns", 10_000) as usize, kind, pids });
         }
         other => usage(&format!("unknown scenario {other}")),

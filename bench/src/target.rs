@@ -11,6 +11,11 @@ pub enum Kind {
     Tungstenite,
     /// The raw TCP echo floor: no HTTP, no WebSocket.
     Floor,
+    /// uWebSockets' `EchoServer` example (echo on every path).
+    Uws,
+    /// nginx serving a small static file (`bench/nginx-static/`), one worker:
+    /// the HTTP request-rate reference for `poll-rate`.
+    NginxStatic,
 }
 
 #[derive(Debug, Clone)]
@@ -19,6 +24,8 @@ pub struct Target {
     pub addr: SocketAddr,
     /// What the result line calls it (default: the kind's name).
     pub label: Option<String>,
+    /// The server's processes (`--pid`), for its CPU time and memory.
+    pub pids: Vec<u32>,
 }
 
 impl Target {
@@ -31,6 +38,8 @@ impl Target {
             Kind::Nchan => "nchan",
             Kind::Tungstenite => "tungstenite",
             Kind::Floor => "floor",
+            Kind::Uws => "uws",
+            Kind::NginxStatic => "nginx",
         }
     }
 
@@ -65,13 +74,14 @@ impl Target {
     pub fn poll(&self, ch: &str) -> String {
         match self.kind {
             Kind::Nchan => format!("/poll/{ch}"),
+            Kind::NginxStatic => "/small.json".into(),
             _ => format!("/ch/{ch}/poll?after=0"),
         }
     }
 
     pub fn echo(&self) -> &'static str {
         match self.kind {
-            Kind::Tungstenite => "/",
+            Kind::Tungstenite | Kind::Uws => "/",
             _ => "/echo",
         }
     }
