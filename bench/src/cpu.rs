@@ -47,7 +47,10 @@ impl Usage {
 
     /// The client could not have sent faster: its core was saturated.
     pub fn client_bound(&self) -> bool {
-        self.load_core_busy_pct.unwrap_or(0.0).max(self.client_cpu_pct()) >= SATURATED_PERCENT
+        self.load_core_busy_pct
+            .unwrap_or(0.0)
+            .max(self.client_cpu_pct())
+            >= SATURATED_PERCENT
     }
 
     /// The result-line fields: `client_cpu_s`, `server_cpu_s`,
@@ -64,10 +67,21 @@ impl Usage {
         if let Some(server) = self.server_cpu_s {
             out.push(("server_cpu_s", format!("{server:.3}")));
             if operations > 0 {
-                out.push(("server_us_per_op", format!("{:.3}", server * 1e6 / operations as f64)));
+                out.push((
+                    "server_us_per_op",
+                    format!("{:.3}", server * 1e6 / operations as f64),
+                ));
             }
         }
-        out.push(("bound", if self.client_bound() { "client" } else { "server" }.into()));
+        out.push((
+            "bound",
+            if self.client_bound() {
+                "client"
+            } else {
+                "server"
+            }
+            .into(),
+        ));
         out
     }
 }
@@ -92,11 +106,19 @@ impl Window {
             .server_ticks
             .zip(server_ticks(&self.server_pids))
             .map(|(before, after)| after.saturating_sub(before) as f64 / TICKS_PER_SECOND);
-        let busy = self.core_start.zip(self.core.and_then(core_ticks)).and_then(|(before, after)| {
-            let total = after.total - before.total;
-            (total > 0).then(|| 100.0 * (after.busy - before.busy) as f64 / total as f64)
-        });
-        Usage { seconds, client_cpu_s: client as f64 / TICKS_PER_SECOND, server_cpu_s: server, load_core_busy_pct: busy }
+        let busy = self
+            .core_start
+            .zip(self.core.and_then(core_ticks))
+            .and_then(|(before, after)| {
+                let total = after.total - before.total;
+                (total > 0).then(|| 100.0 * (after.busy - before.busy) as f64 / total as f64)
+            });
+        Usage {
+            seconds,
+            client_cpu_s: client as f64 / TICKS_PER_SECOND,
+            server_cpu_s: server,
+            load_core_busy_pct: busy,
+        }
     }
 }
 
@@ -135,10 +157,19 @@ struct CoreTicks {
 fn core_ticks(core: usize) -> Option<CoreTicks> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let name = format!("cpu{core}");
-    let line = stat.lines().find(|l| l.split_whitespace().next() == Some(name.as_str()))?;
-    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name.as_str()))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
     // user nice system idle iowait irq softirq steal (guest time is already in user).
     let total: u64 = ticks.iter().take(8).sum();
     let idle = ticks.get(3)? + ticks.get(4).unwrap_or(&0);
-    Some(CoreTicks { busy: total - idle, total })
+    Some(CoreTicks {
+        busy: total - idle,
+        total,
+    })
 }

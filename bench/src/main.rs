@@ -36,13 +36,26 @@ fn main() {
     let scenario = args.next().unwrap_or_else(|| usage("no scenario"));
     let mut options: HashMap<String, String> = HashMap::new();
     while let Some(flag) = args.next() {
-        let key = flag.strip_prefix("--").unwrap_or_else(|| usage(&format!("unexpected {flag}"))).to_owned();
-        options.insert(key, args.next().unwrap_or_else(|| usage(&format!("{flag} needs a value"))));
+        let key = flag
+            .strip_prefix("--")
+            .unwrap_or_else(|| usage(&format!("unexpected {flag}")))
+            .to_owned();
+        options.insert(
+            key,
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value"))),
+        );
     }
     let number = |key: &str, default: u64| -> u64 {
-        options.get(key).map_or(default, |v| v.parse().unwrap_or_else(|_| usage(&format!("--{key} takes a number"))))
+        options.get(key).map_or(default, |v| {
+            v.parse()
+                .unwrap_or_else(|_| usage(&format!("--{key} takes a number")))
+        })
     };
-    let addr: SocketAddr = options.get("addr").and_then(|a| a.parse().ok()).unwrap_or_else(|| usage("--addr IP:PORT"));
+    let addr: SocketAddr = options
+        .get("addr")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| usage("--addr IP:PORT"));
     assert!(addr.ip().is_loopback(), "load goes to loopback only");
     let kind = match options.get("target").map(String::as_str) {
         Some("rtweb") => Kind::Rtweb,
@@ -56,9 +69,21 @@ fn main() {
     let label = options.get("label").cloned();
     let pids: Vec<u32> = options
         .get("pid")
-        .map(|list| list.split(',').map(|p| p.parse().unwrap_or_else(|_| usage("--pid takes process ids"))).collect())
+        .map(|list| {
+            list.split(',')
+                .map(|p| {
+                    p.parse()
+                        .unwrap_or_else(|_| usage("--pid takes process ids"))
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    let target = Target { kind, addr, label, pids };
+    let target = Target {
+        kind,
+        addr,
+        label,
+        pids,
+    };
     match scenario.as_str() {
         "ws-echo" => echo::run(
             &target,
@@ -85,7 +110,10 @@ fn main() {
         }
         "longpoll-wake" => longpoll::run(
             &target,
-            &longpoll::Params { waiters: number("waiters", 10_000) as usize, messages: number("messages", 1000) },
+            &longpoll::Params {
+                waiters: number("waiters", 10_000) as usize,
+                messages: number("messages", 1000),
+            },
         ),
         "poll-rate" => poll::run(
             &target,
@@ -125,13 +153,22 @@ fn main() {
                 usage("--pid PID[,PID]");
             }
             let pids = target.pids.clone();
-            idle::run(&target, &idle::Params { conns: number("conns", 10_000) as usize, kind, pids });
+            idle::run(
+                &target,
+                &idle::Params {
+                    conns: number("conns", 10_000) as usize,
+                    kind,
+                    pids,
+                },
+            );
         }
         other => usage(&format!("unknown scenario {other}")),
     }
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("rtweb-bench: {problem}\n(see the top of bench/src/main.rs for scenarios and options)");
+    eprintln!(
+        "rtweb-bench: {problem}\n(see the top of bench/src/main.rs for scenarios and options)"
+    );
     std::process::exit(2);
 }

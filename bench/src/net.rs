@@ -54,9 +54,19 @@ impl Net {
         let id = self.conns.len();
         self.poll
             .registry()
-            .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut stream,
+                Token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .expect("register");
-        self.conns.push(Conn { stream, input: Vec::new(), output: Vec::new(), written: 0, closed: false });
+        self.conns.push(Conn {
+            stream,
+            input: Vec::new(),
+            output: Vec::new(),
+            written: 0,
+            closed: false,
+        });
         id
     }
 
@@ -72,7 +82,14 @@ impl Net {
         while at < bytes.len() {
             match conn.stream.write(&bytes[at..]) {
                 Ok(n) => at += n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
+                    ) =>
+                {
+                    break
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     conn.closed = true;
@@ -129,7 +146,11 @@ impl Net {
     }
 
     /// Runs `poll_once` until `done` holds or `limit` passes; false on timeout.
-    pub fn run_until(&mut self, limit: Duration, mut step: impl FnMut(&mut Net, &[usize]) -> bool) -> bool {
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut step: impl FnMut(&mut Net, &[usize]) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + limit;
         loop {
             let ready = self.poll_once(Duration::from_millis(10)).to_vec();
@@ -147,7 +168,14 @@ fn flush(conn: &mut Conn) {
     while conn.written < conn.output.len() {
         match conn.stream.write(&conn.output[conn.written..]) {
             Ok(n) => conn.written += n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
+                ) =>
+            {
+                break
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => {
                 conn.closed = true;
@@ -163,7 +191,10 @@ fn flush(conn: &mut Conn) {
 
 /// Where the response head ends in `input`, if it has arrived.
 pub fn head_end(input: &[u8]) -> Option<usize> {
-    input.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4)
+    input
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
 }
 
 /// The value of a header in a response head (case-insensitive name).
@@ -189,6 +220,8 @@ pub fn take_response(input: &mut Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
 /// `input` ends: (head length, body length), once it has fully arrived.
 pub fn response_at(input: &[u8]) -> Option<(usize, usize)> {
     let end = head_end(input)?;
-    let length: usize = header(&input[..end], "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = header(&input[..end], "content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     (input.len() >= end + length).then_some((end, length))
 }

@@ -100,7 +100,11 @@ pub fn get(path: &str, extra: &str) -> Vec<u8> {
 }
 
 pub fn post(path: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut out = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     out.extend_from_slice(body);
     out
 }

@@ -31,7 +31,13 @@ pub struct Params {
 
 pub fn run(target: &Target, p: &Params) {
     let mut frame = Vec::new();
-    write_client_frame(&mut frame, true, OpCode::Binary, &vec![b'x'; p.size], [1, 2, 3, 4]);
+    write_client_frame(
+        &mut frame,
+        true,
+        OpCode::Binary,
+        &vec![b'x'; p.size],
+        [1, 2, 3, 4],
+    );
     let floor = target.kind == Kind::Floor;
     let mut net = Net::new();
     for _ in 0..p.conns {
@@ -46,7 +52,10 @@ pub fn run(target: &Target, p: &Params) {
         for &id in ready {
             if !open[id] {
                 if let Some(end) = head_end(&net.conns[id].input) {
-                    assert!(net.conns[id].input.starts_with(b"HTTP/1.1 101"), "handshake refused");
+                    assert!(
+                        net.conns[id].input.starts_with(b"HTTP/1.1 101"),
+                        "handshake refused"
+                    );
                     net.conns[id].input.drain(..end);
                     open[id] = true;
                 }
@@ -57,7 +66,12 @@ pub fn run(target: &Target, p: &Params) {
     assert!(all_open, "handshakes did not complete");
 
     let mut sent_at: Vec<VecDeque<Instant>> = vec![VecDeque::with_capacity(p.inflight); p.conns];
-    let burst: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * p.inflight).collect();
+    let burst: Vec<u8> = frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(frame.len() * p.inflight)
+        .collect();
     let start = Instant::now();
     for (id, in_flight) in sent_at.iter_mut().enumerate() {
         net.send(id, &burst);
@@ -87,7 +101,9 @@ pub fn run(target: &Target, p: &Params) {
                     (input.len() - at >= echo_len).then_some(echo_len)
                 } else {
                     match FrameHeader::parse(&input[at..]).expect("valid frame") {
-                        Some((h, n)) if input.len() - at >= n + h.payload_len as usize => Some(n + h.payload_len as usize),
+                        Some((h, n)) if input.len() - at >= n + h.payload_len as usize => {
+                            Some(n + h.payload_len as usize)
+                        }
                         _ => None,
                     }
                 };

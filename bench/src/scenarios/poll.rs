@@ -34,7 +34,8 @@ pub fn run(target: &Target, p: &Params) {
     }
     let warmup_end = start + Duration::from_secs(1);
     let end = warmup_end + Duration::from_secs(p.seconds);
-    let (mut answered, mut total, mut latency, mut statuses_ok) = (0u64, 0u64, Samples::default(), true);
+    let (mut answered, mut total, mut latency, mut statuses_ok) =
+        (0u64, 0u64, Samples::default(), true);
     let mut window: Option<Window> = None;
     loop {
         let ready = net.poll_once(Duration::from_millis(5)).to_vec();
@@ -50,7 +51,8 @@ pub fn run(target: &Target, p: &Params) {
             let (mut at, mut complete) = (0, 0);
             while let Some((head, body)) = response_at(&input[at..]) {
                 let status = &input[at..at + head];
-                statuses_ok &= status.starts_with(b"HTTP/1.1 200") || status.starts_with(b"HTTP/1.1 304");
+                statuses_ok &=
+                    status.starts_with(b"HTTP/1.1 200") || status.starts_with(b"HTTP/1.1 304");
                 at += head + body;
                 complete += 1;
             }
@@ -74,7 +76,10 @@ pub fn run(target: &Target, p: &Params) {
         ("target", target.name().into()),
         ("conns", p.conns.to_string()),
         ("pipeline", p.pipeline.to_string()),
-        ("requests_per_s", format!("{:.0}", answered as f64 / usage.seconds)),
+        (
+            "requests_per_s",
+            format!("{:.0}", answered as f64 / usage.seconds),
+        ),
         ("p50_us", latency.percentile(50.0).to_string()),
         ("p99_us", latency.percentile(99.0).to_string()),
         ("total_requests", total.to_string()),
