@@ -57,33 +57,15 @@ if [ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || ! command -v strace >/
 fi
 bench="$root/bench/target/release/rtweb-bench"
 
-# build_uws: uWebSockets' EchoServer from $UWS_DIR, built in a copy so the
-# checkout stays as it was. The example listens on 9001 on every address;
-# the copy takes the port as its first argument and binds 127.0.0.1.
+# build_uws (bench/lib.sh): uWebSockets' EchoServer from $UWS_DIR, built
+# in a copy under target/bench/uws so the checkout stays as it was.
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
 uws_bin=""
-build_uws() {
-    [ -n "${UWS_DIR:-}" ] || return 0
-    local src work
-    src="$(cd "$UWS_DIR" && pwd)"
-    [ -f "$src/examples/EchoServer.cpp" ] || { echo "UWS_DIR: no examples/EchoServer.cpp in $src" >&2; exit 1; }
-    [ -f "$src/uSockets/src/libusockets.h" ] || { echo "UWS_DIR: uSockets missing (git submodule update --init uSockets)" >&2; exit 1; }
-    work="$out/uws"
-    rm -rf "$work" && mkdir -p "$work" && cp -a "$src/." "$work/"
-    echo "== building uWebSockets $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')"
-    # uSockets as its Makefile builds it by default: epoll, LTO, no TLS.
-    make -s -C "$work/uSockets" >/dev/null
-    sed -e 's/int main() {/int main(int argc, char **argv) {\n    int port = argc > 1 ? atoi(argv[1]) : 9001;/' \
-        -e 's/\.listen(9001, \[\]/.listen("127.0.0.1", port, [port]/' \
-        -e 's/<< 9001 <</<< port <</' \
-        "$work/examples/EchoServer.cpp" > "$work/examples/EchoServerPort.cpp"
-    grep -q 'listen("127.0.0.1", port' "$work/examples/EchoServerPort.cpp" ||
-        { echo "EchoServer.cpp changed shape: cannot make its port an argument" >&2; exit 1; }
-    # The flags of uWebSockets' own build.c for its examples.
-    (cd "$work" && ${CXX:-g++} -march=native -O3 -flto=auto -std=c++2b -Isrc -IuSockets/src \
-        examples/EchoServerPort.cpp uSockets/*.o -lz -o uws-echo)
-    uws_bin="$work/uws-echo"
-}
-build_uws
+if [ -n "${UWS_DIR:-}" ]; then
+    build_uws "$UWS_DIR" "$out/uws"
+    uws_bin="$out/uws/uws-echo"
+fi
 echo_servers="floor rtweb tungstenite rtweb-2t"
 [ -n "$uws_bin" ] && echo_servers="floor rtweb uws tungstenite rtweb-2t"
 

@@ -4,6 +4,7 @@
 //! rtweb-bench SCENARIO --target rtweb|nchan|tungstenite|floor|uws|nginx --addr IP:PORT [options]
 //!
 //!   ws-echo        --conns 100 --inflight 16 --size 16 --seconds 5
+//!   ws-deflate-echo  (same options) --client-takeover 0|1   (permessage-deflate)
 //!   sse-fanout     --subscribers 10000 --messages 100 --rate 50 --size 64
 //!   ws-fanout      (same options)
 //!   ws-deflate-fanout  (same options; offers permessage-deflate)
@@ -21,6 +22,7 @@
 
 mod cpu;
 mod net;
+mod pmd;
 mod scenarios;
 mod stats;
 mod target;
@@ -28,7 +30,7 @@ mod target;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use scenarios::{echo, fanout, idle, longpoll, poll, publish};
+use scenarios::{deflate_echo, echo, fanout, idle, longpoll, poll, publish};
 use target::{Kind, Target};
 
 fn main() {
@@ -92,6 +94,16 @@ fn main() {
                 inflight: number("inflight", 16) as usize,
                 size: number("size", 16) as usize,
                 seconds: number("seconds", 5),
+            },
+        ),
+        "ws-deflate-echo" => deflate_echo::run(
+            &target,
+            &deflate_echo::Params {
+                conns: number("conns", 100) as usize,
+                inflight: number("inflight", 16).max(1) as usize,
+                size: number("size", 16) as usize,
+                seconds: number("seconds", 5),
+                client_takeover: number("client-takeover", 0) != 0,
             },
         ),
         "sse-fanout" | "ws-fanout" | "ws-deflate-fanout" => {
