@@ -39,6 +39,12 @@ def spread(vs, digits=0):
     return f.format(m) if len(vs) == 1 else f"{f.format(m)} [{f.format(min(vs))}–{f.format(max(vs))}]"
 
 
+def server_pct(r):
+    """The server's CPU over the window, as a share of one core."""
+    window = num(r, "client_cpu_s") / num(r, "client_cpu_pct") * 100 if num(r, "client_cpu_pct") else None
+    return 100 * num(r, "server_cpu_s") / window if window else float("nan")
+
+
 def bound(r):
     return r is not None and r.get("bound") == "client"
 
@@ -48,8 +54,8 @@ p = out.append
 p("Per run (`server µs/msg`: the server's CPU per echoed message; `client`: the load")
 p("tool's CPU over the measured window; `load core`: how busy its core was, with anything):")
 p("")
-p("| size | round | server | messages/s | server µs/msg | client CPU % | load core % | bound | rtweb / this |")
-p("|---|---|---|---|---|---|---|---|---|")
+p("| size | round | server | messages/s | server µs/msg | server CPU % | client CPU % | load core % | bound | rtweb / this |")
+p("|---|---|---|---|---|---|---|---|---|---|")
 ratios = defaultdict(lambda: defaultdict(list))
 excluded = defaultdict(lambda: defaultdict(int))
 for size in sizes:
@@ -70,7 +76,8 @@ for size in sizes:
                     excluded[server][size] += 1
                     ratio = "(client-bound)" if bound(a) or bound(r) else "–"
             p(f"| {size} B | {n} | {NAMES.get(server, server)} | {num(r, 'msgs_per_s'):,.0f} | "
-              f"{num(r, 'server_us_per_op'):.2f} | {num(r, 'client_cpu_pct'):.0f} | {num(r, 'load_core_busy_pct'):.0f} | "
+              f"{num(r, 'server_us_per_op'):.2f} | {server_pct(r):.0f} | {num(r, 'client_cpu_pct'):.0f} | "
+              f"{num(r, 'load_core_busy_pct'):.0f} | "
               f"{r.get('bound')} | {ratio} |")
 p("")
 p("Medians [min–max] over the rounds:")
@@ -82,8 +89,7 @@ for size in sizes:
         rs = [by[(size, n)][server] for n in rounds if server in by[(size, n)]]
         if not rs:
             continue
-        secs = [num(r, "server_cpu_s") / (num(r, "client_cpu_s") / num(r, "client_cpu_pct") * 100) * 100
-                for r in rs if num(r, "client_cpu_pct")]
+        secs = [server_pct(r) for r in rs if num(r, "client_cpu_pct")]
         wire = f"{statistics.median(num(r, 'wire_out_b') for r in rs):,.0f}→{statistics.median(num(r, 'wire_in_b') for r in rs):,.0f}"
         agreed = sorted({r.get("agreed", "?") for r in rs})
         frames = sorted({r.get("client_frames", "?") for r in rs})
@@ -100,6 +106,16 @@ for server in SERVERS[1:]:
         text = f"{statistics.median(rs):.2f}× [{min(rs):.2f}–{max(rs):.2f}] over {len(rs)} rounds" if rs else "no round to quote"
         skipped = f"; {excluded[server][size]} round(s) without a ratio (client-bound or failed)" if excluded[server][size] else ""
         p(f"- {size} B: rtweb / {NAMES[server]} messages/s, median of per-round ratios: {text}{skipped}.")
+p("")
+p("Server CPU per message (all rounds, client-bound or not: a per-message cost):")
+p("")
+for server in SERVERS[1:]:
+    for size in sizes:
+        mine = [num(by[(size, n)]["rtweb"], "server_us_per_op") for n in rounds if "rtweb" in by[(size, n)]]
+        theirs = [num(by[(size, n)][server], "server_us_per_op") for n in rounds if server in by[(size, n)]]
+        if mine and theirs:
+            m, t = statistics.median(mine), statistics.median(theirs)
+            p(f"- {size} B: rtweb {m:.2f} µs vs {NAMES[server]} {t:.2f} µs: rtweb spends {m / t:.2f}× its CPU per message.")
 if failed:
     p("")
     p("Failed runs: " + "; ".join(f"round {f.get('round')} {f.get('target')} {f.get('size')} B" for f in failed))
