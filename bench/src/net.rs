@@ -5,6 +5,12 @@
 //! bytes; scenarios parse `input` and queue more output with `send`. One
 //! thread, no allocation per message on the hot path beyond buffer growth:
 //! the load tool must not be the bottleneck.
+//!
+//! The same syscall economy as the servers at their best: `send` writes
+//! straight from the caller's (pre-built) bytes and copies only what the
+//! socket did not take; a read shorter than the buffer has drained the
+//! socket (epoll(7) Q&A 9), so no second read waits for `EAGAIN` — unless
+//! the event announced the peer's FIN, which brings no further edge.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -48,16 +54,50 @@ impl Net {
         let id = self.conns.len();
         self.poll
             .registry()
-            .register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut stream,
+                Token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .expect("register");
-        self.conns.push(Conn { stream, input: Vec::new(), output: Vec::new(), written: 0, closed: false });
+        self.conns.push(Conn {
+            stream,
+            input: Vec::new(),
+            output: Vec::new(),
+            written: 0,
+            closed: false,
+        });
         id
     }
 
+    /// Writes `bytes` now, from the caller's buffer; keeps what the socket
+    /// did not take (or all of it, behind earlier output) for later.
     pub fn send(&mut self, id: usize, bytes: &[u8]) {
         let conn = &mut self.conns[id];
-        conn.output.extend_from_slice(bytes);
-        flush(conn);
+        if !conn.output.is_empty() {
+            conn.output.extend_from_slice(bytes);
+            return flush(conn);
+        }
+        let mut at = 0;
+        while at < bytes.len() {
+            match conn.stream.write(&bytes[at..]) {
+                Ok(n) => at += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
+                    ) =>
+                {
+                    break
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    conn.closed = true;
+                    return;
+                }
+            }
+        }
+        conn.output.extend_from_slice(&bytes[at..]);
     }
 
     /// Waits up to `timeout` for readiness; returns the ids that got input.
@@ -75,13 +115,19 @@ impl Net {
             }
             if event.is_readable() || event.is_read_closed() || event.is_error() {
                 let before = conn.input.len();
+                let to_the_end = event.is_read_closed() || event.is_error();
                 loop {
                     match conn.stream.read(&mut self.scratch) {
                         Ok(0) => {
                             conn.closed = true;
                             break;
                         }
-                        Ok(n) => conn.input.extend_from_slice(&self.scratch[..n]),
+                        Ok(n) => {
+                            conn.input.extend_from_slice(&self.scratch[..n]);
+                            if n < self.scratch.len() && !to_the_end {
+                                break;
+                            }
+                        }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => {
@@ -100,7 +146,11 @@ impl Net {
     }
 
     /// Runs `poll_once` until `done` holds or `limit` passes; false on timeout.
-    pub fn run_until(&mut self, limit: Duration, mut step: impl FnMut(&mut Net, &[usize]) -> bool) -> bool {
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut step: impl FnMut(&mut Net, &[usize]) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + limit;
         loop {
             let ready = self.poll_once(Duration::from_millis(10)).to_vec();
@@ -118,7 +168,14 @@ fn flush(conn: &mut Conn) {
     while conn.written < conn.output.len() {
         match conn.stream.write(&conn.output[conn.written..]) {
             Ok(n) => conn.written += n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
+                ) =>
+            {
+                break
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => {
                 conn.closed = true;
@@ -134,7 +191,10 @@ fn flush(conn: &mut Conn) {
 
 /// Where the response head ends in `input`, if it has arrived.
 pub fn head_end(input: &[u8]) -> Option<usize> {
-    input.windows(4).position(|w| w == b"\r\n\r\n").map(|at| at + 4)
+    input
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4)
 }
 
 /// The value of a header in a response head (case-insensitive name).
@@ -149,13 +209,19 @@ pub fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a str> {
 /// Takes one complete `Content-Length` (or body-less) response from the
 /// front of `input`: returns (head, body) once it has fully arrived.
 pub fn take_response(input: &mut Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
-    let end = head_end(input)?;
-    let length: usize = header(&input[..end], "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-    if input.len() < end + length {
-        return None;
-    }
+    let (end, length) = response_at(input)?;
     let rest = input.split_off(end + length);
     let body = input.split_off(end);
     let head = std::mem::replace(input, rest);
     Some((head, body))
+}
+
+/// Where the first complete `Content-Length` (or body-less) response in
+/// `input` ends: (head length, body length), once it has fully arrived.
+pub fn response_at(input: &[u8]) -> Option<(usize, usize)> {
+    let end = head_end(input)?;
+    let length: usize = header(&input[..end], "content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (input.len() >= end + length).then_some((end, length))
 }

@@ -5,7 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Nanoseconds since the Unix epoch: the clock publishers stamp messages
 /// with, and subscribers compare against (same machine, same clock).
 pub fn unix_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64
 }
 
 /// Latency samples in microseconds.

@@ -11,6 +11,11 @@ pub enum Kind {
     Tungstenite,
     /// The raw TCP echo floor: no HTTP, no WebSocket.
     Floor,
+    /// uWebSockets' `EchoServer` example (echo on every path).
+    Uws,
+    /// nginx serving a small static file (`bench/nginx-static/`), one worker:
+    /// the HTTP request-rate reference for `poll-rate`.
+    NginxStatic,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +29,8 @@ pub struct Target {
     pub nodes: Vec<SocketAddr>,
     /// Where a fan-out's publisher posts (`--publish-addr`; default `addr`).
     pub publish_addr: SocketAddr,
+    /// The server's processes (`--pid`), for its CPU time and memory.
+    pub pids: Vec<u32>,
 }
 
 impl Target {
@@ -41,6 +48,8 @@ impl Target {
             Kind::Nchan => "nchan",
             Kind::Tungstenite => "tungstenite",
             Kind::Floor => "floor",
+            Kind::Uws => "uws",
+            Kind::NginxStatic => "nginx",
         }
     }
 
@@ -75,13 +84,14 @@ impl Target {
     pub fn poll(&self, ch: &str) -> String {
         match self.kind {
             Kind::Nchan => format!("/poll/{ch}"),
+            Kind::NginxStatic => "/small.json".into(),
             _ => format!("/ch/{ch}/poll?after=0"),
         }
     }
 
     pub fn echo(&self) -> &'static str {
         match self.kind {
-            Kind::Tungstenite => "/",
+            Kind::Tungstenite | Kind::Uws => "/",
             _ => "/echo",
         }
     }
@@ -100,7 +110,11 @@ pub fn get(path: &str, extra: &str) -> Vec<u8> {
 }
 
 pub fn post(path: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut out = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
     out.extend_from_slice(body);
     out
 }

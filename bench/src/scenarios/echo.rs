@@ -4,6 +4,12 @@
 //! Against the raw TCP floor the same frame bytes are sent and the same
 //! number of bytes awaited per message, with no handshake: what no
 //! WebSocket server can beat on this machine.
+//!
+//! The frames are built once: `burst` holds `inflight` masked frames back
+//! to back, and every reply is a prefix of it, written straight from there
+//! (one `write` per connection per wake-up). The result line carries the
+//! client's and the server's CPU time over the measurement window, and
+//! `bound=client` when the client's core was saturated (see `cpu.rs`).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -11,6 +17,7 @@ use std::time::{Duration, Instant};
 use rtweb::ws::frame::{write_client_frame, FrameHeader};
 use rtweb::ws::OpCode;
 
+use crate::cpu::Window;
 use crate::net::{head_end, Net};
 use crate::stats::{report, Samples};
 use crate::target::{ws_upgrade, Kind, Target};
@@ -24,7 +31,13 @@ pub struct Params {
 
 pub fn run(target: &Target, p: &Params) {
     let mut frame = Vec::new();
-    write_client_frame(&mut frame, true, OpCode::Binary, &vec![b'x'; p.size], [1, 2, 3, 4]);
+    write_client_frame(
+        &mut frame,
+        true,
+        OpCode::Binary,
+        &vec![b'x'; p.size],
+        [1, 2, 3, 4],
+    );
     let floor = target.kind == Kind::Floor;
     let mut net = Net::new();
     for _ in 0..p.conns {
@@ -39,7 +52,10 @@ pub fn run(target: &Target, p: &Params) {
         for &id in ready {
             if !open[id] {
                 if let Some(end) = head_end(&net.conns[id].input) {
-                    assert!(net.conns[id].input.starts_with(b"HTTP/1.1 101"), "handshake refused");
+                    assert!(
+                        net.conns[id].input.starts_with(b"HTTP/1.1 101"),
+                        "handshake refused"
+                    );
                     net.conns[id].input.drain(..end);
                     open[id] = true;
                 }
@@ -50,21 +66,32 @@ pub fn run(target: &Target, p: &Params) {
     assert!(all_open, "handshakes did not complete");
 
     let mut sent_at: Vec<VecDeque<Instant>> = vec![VecDeque::with_capacity(p.inflight); p.conns];
-    let burst: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * p.inflight).collect();
+    let burst: Vec<u8> = frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(frame.len() * p.inflight)
+        .collect();
     let start = Instant::now();
-    for id in 0..p.conns {
+    for (id, in_flight) in sent_at.iter_mut().enumerate() {
         net.send(id, &burst);
-        sent_at[id].extend(std::iter::repeat(start).take(p.inflight));
+        in_flight.extend(std::iter::repeat_n(start, p.inflight));
     }
     // Measure after a one-second warm-up.
     let warmup_end = start + Duration::from_secs(1);
     let end = warmup_end + Duration::from_secs(p.seconds);
-    let (mut counted, mut rtt) = (0u64, Samples::default());
+    let (mut counted, mut total, mut rtt) = (0u64, 0u64, Samples::default());
+    let mut window: Option<Window> = None;
     let echo_len = if floor { frame.len() } else { frame.len() - 4 };
-    let mut replies = Vec::new();
-    while Instant::now() < end {
+    loop {
         let ready = net.poll_once(Duration::from_millis(5)).to_vec();
         let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        if window.is_none() && now >= warmup_end {
+            window = Some(Window::start(&target.pids));
+        }
         for id in ready {
             let input = &mut net.conns[id].input;
             let mut at = 0;
@@ -74,7 +101,9 @@ pub fn run(target: &Target, p: &Params) {
                     (input.len() - at >= echo_len).then_some(echo_len)
                 } else {
                     match FrameHeader::parse(&input[at..]).expect("valid frame") {
-                        Some((h, n)) if input.len() - at >= n + h.payload_len as usize => Some(n + h.payload_len as usize),
+                        Some((h, n)) if input.len() - at >= n + h.payload_len as usize => {
+                            Some(n + h.payload_len as usize)
+                        }
                         _ => None,
                     }
                 };
@@ -83,22 +112,23 @@ pub fn run(target: &Target, p: &Params) {
                 complete += 1;
             }
             input.drain(..at);
-            replies.clear();
+            total += complete as u64;
             for _ in 0..complete {
                 let sent = sent_at[id].pop_front().expect("a message was in flight");
                 if now >= warmup_end {
                     counted += 1;
                     rtt.push(now.duration_since(sent).as_micros() as u64);
                 }
-                replies.extend_from_slice(&frame);
                 sent_at[id].push_back(now);
             }
-            // All replies of one wake-up in one write.
-            net.send(id, &replies);
+            // All replies of one wake-up in one write, from the pre-built
+            // frames: at most `inflight` were in flight, so `burst` holds them.
+            net.send(id, &burst[..complete * frame.len()]);
         }
     }
-    let rate = counted as f64 / p.seconds as f64;
-    report(&[
+    let usage = window.expect("the run outlasts its warm-up").finish();
+    let rate = counted as f64 / usage.seconds;
+    let mut fields = vec![
         ("scenario", "ws-echo".into()),
         ("target", target.name().into()),
         ("conns", p.conns.to_string()),
@@ -108,5 +138,8 @@ pub fn run(target: &Target, p: &Params) {
         ("mb_per_s", format!("{:.1}", rate * p.size as f64 / 1e6)),
         ("rtt_p50_us", rtt.percentile(50.0).to_string()),
         ("rtt_p99_us", rtt.percentile(99.0).to_string()),
-    ]);
+        ("total_msgs", total.to_string()),
+    ];
+    fields.extend(usage.fields(counted));
+    report(&fields);
 }

@@ -82,7 +82,9 @@ fn parse_marker(bytes: &[u8]) -> Marker {
                 which = 1;
                 digits = 0;
             }
-            b'#' if which == 1 && digits > 0 => return Marker::Found(numbers[0], numbers[1], i + 1),
+            b'#' if which == 1 && digits > 0 => {
+                return Marker::Found(numbers[0], numbers[1], i + 1)
+            }
             _ => return Marker::NotOne,
         }
         if i > 40 {
@@ -95,7 +97,13 @@ fn parse_marker(bytes: &[u8]) -> Marker {
 pub fn run(target: &Target, transport: Transport, p: &Params) {
     let channel = format!("fan{}", unix_nanos() % 1_000_000_000);
     let mut net = Net::new();
-    let mut subs = vec![Subscriber { next: 1, ..Subscriber::default() }; p.subscribers];
+    let mut subs = vec![
+        Subscriber {
+            next: 1,
+            ..Subscriber::default()
+        };
+        p.subscribers
+    ];
     // Subscribe in batches: a burst of thousands of connects would overflow
     // the listen backlog and cost seconds of SYN retries.
     let request = match transport {
@@ -104,7 +112,10 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
         Transport::WebSocketDeflate => {
             let mut request = ws_upgrade(&target.ws(&channel));
             let at = request.len() - 2;
-            request.splice(at..at, *b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+            request.splice(
+                at..at,
+                *b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+            );
             request
         }
     };
@@ -137,7 +148,8 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
         net.send(publisher, &ws_upgrade(&target.ws(&channel)));
         let joined = net.run_until(Duration::from_secs(10), |net, _| {
             let end = head_end(&net.conns[publisher].input);
-            end.inspect(|&end| drop(net.conns[publisher].input.drain(..end))).is_some()
+            end.inspect(|&end| drop(net.conns[publisher].input.drain(..end)))
+                .is_some()
         });
         assert!(joined, "the publisher's handshake did not complete");
     }
@@ -150,48 +162,64 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
     let expected = p.messages * p.subscribers as u64;
     let padding = "p".repeat(p.size.saturating_sub(32));
     let mut inflated = Vec::new();
-    net.run_until(Duration::from_secs(60 + p.messages / p.rate.max(1)), |net, ready| {
-        while published < p.messages && start + interval * published as u32 <= Instant::now() {
-            published += 1;
-            let body = format!("#{published}:{}#{padding}", unix_nanos());
-            if ws_publisher {
-                let mut frame = Vec::new();
-                write_client_frame(&mut frame, true, OpCode::Text, body.as_bytes(), [1, 2, 3, 4]);
-                net.send(publisher, &frame);
-            } else {
-                net.send(publisher, &post(&publish_path, body.as_bytes()));
-            }
-        }
-        let now_nanos = unix_nanos();
-        for &id in ready {
-            if id == publisher {
+    net.run_until(
+        Duration::from_secs(60 + p.messages / p.rate.max(1)),
+        |net, ready| {
+            while published < p.messages && start + interval * published as u32 <= Instant::now() {
+                published += 1;
+                let body = format!("#{published}:{}#{padding}", unix_nanos());
                 if ws_publisher {
-                    net.conns[id].input.clear();
+                    let mut frame = Vec::new();
+                    write_client_frame(
+                        &mut frame,
+                        true,
+                        OpCode::Text,
+                        body.as_bytes(),
+                        [1, 2, 3, 4],
+                    );
+                    net.send(publisher, &frame);
+                } else {
+                    net.send(publisher, &post(&publish_path, body.as_bytes()));
                 }
-                while take_response(&mut net.conns[id].input).is_some() {}
-                continue;
             }
-            let sub = &mut subs[id];
-            let input = &mut net.conns[id].input;
-            if transport == Transport::WebSocketDeflate {
-                inflate_frames(input, &mut inflated);
-            }
-            let scanned = if transport == Transport::WebSocketDeflate { &mut inflated } else { input };
-            scan_markers(scanned, |seq, nanos| {
-                if seq < sub.next {
-                    sub.duplicated += 1;
-                    return;
+            let now_nanos = unix_nanos();
+            for &id in ready {
+                if id == publisher {
+                    if ws_publisher {
+                        net.conns[id].input.clear();
+                    }
+                    while take_response(&mut net.conns[id].input).is_some() {}
+                    continue;
                 }
-                sub.lost += seq - sub.next;
-                sub.next = seq + 1;
-                delivered += 1;
-                samples.push(now_nanos.saturating_sub(nanos) / 1000);
-            });
-            last_delivery = Instant::now();
-        }
-        delivered >= expected && published == p.messages
-    });
-    let lost: u64 = subs.iter().map(|s| s.lost + (p.messages + 1 - s.next)).sum();
+                let sub = &mut subs[id];
+                let input = &mut net.conns[id].input;
+                if transport == Transport::WebSocketDeflate {
+                    inflate_frames(input, &mut inflated);
+                }
+                let scanned = if transport == Transport::WebSocketDeflate {
+                    &mut inflated
+                } else {
+                    input
+                };
+                scan_markers(scanned, |seq, nanos| {
+                    if seq < sub.next {
+                        sub.duplicated += 1;
+                        return;
+                    }
+                    sub.lost += seq - sub.next;
+                    sub.next = seq + 1;
+                    delivered += 1;
+                    samples.push(now_nanos.saturating_sub(nanos) / 1000);
+                });
+                last_delivery = Instant::now();
+            }
+            delivered >= expected && published == p.messages
+        },
+    );
+    let lost: u64 = subs
+        .iter()
+        .map(|s| s.lost + (p.messages + 1 - s.next))
+        .sum();
     let duplicated: u64 = subs.iter().map(|s| s.duplicated).sum();
     let elapsed = last_delivery.duration_since(start).as_secs_f64();
     report(&[
@@ -208,10 +236,22 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
         ("subscribers", p.subscribers.to_string()),
         ("messages", p.messages.to_string()),
         ("rate", p.rate.to_string()),
-        ("deliveries_per_s", format!("{:.0}", delivered as f64 / elapsed)),
-        ("p50_ms", format!("{:.2}", samples.percentile(50.0) as f64 / 1000.0)),
-        ("p99_ms", format!("{:.2}", samples.percentile(99.0) as f64 / 1000.0)),
-        ("max_ms", format!("{:.2}", samples.percentile(100.0) as f64 / 1000.0)),
+        (
+            "deliveries_per_s",
+            format!("{:.0}", delivered as f64 / elapsed),
+        ),
+        (
+            "p50_ms",
+            format!("{:.2}", samples.percentile(50.0) as f64 / 1000.0),
+        ),
+        (
+            "p99_ms",
+            format!("{:.2}", samples.percentile(99.0) as f64 / 1000.0),
+        ),
+        (
+            "max_ms",
+            format!("{:.2}", samples.percentile(100.0) as f64 / 1000.0),
+        ),
         ("lost", lost.to_string()),
         ("duplicated", duplicated.to_string()),
     ]);

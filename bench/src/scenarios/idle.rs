@@ -27,9 +27,17 @@ pub struct Params {
 pub fn rss(pids: &[u32]) -> u64 {
     pids.iter()
         .map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("server pid");
-            let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-            line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("kB") * 1024
+            let status =
+                std::fs::read_to_string(format!("/proc/{pid}/status")).expect("server pid");
+            let line = status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .expect("VmRSS");
+            line.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<u64>().ok())
+                .expect("kB")
+                * 1024
         })
         .sum()
 }
@@ -84,6 +92,9 @@ pub fn run(target: &Target, p: &Params) {
         ("conns", p.conns.to_string()),
         ("rss_before_kib", (before / 1024).to_string()),
         ("rss_after_kib", (after / 1024).to_string()),
-        ("bytes_per_conn", ((after.saturating_sub(before)) / p.conns as u64).to_string()),
+        (
+            "bytes_per_conn",
+            ((after.saturating_sub(before)) / p.conns as u64).to_string(),
+        ),
     ]);
 }

@@ -38,7 +38,8 @@ pub fn run(target: &Target, p: &Params) {
     let mut count = 0;
     let all = net.run_until(Duration::from_secs(60), |net, ready| {
         for &id in ready {
-            if id < p.waiters && !answered[id] && take_response(&mut net.conns[id].input).is_some() {
+            if id < p.waiters && !answered[id] && take_response(&mut net.conns[id].input).is_some()
+            {
                 answered[id] = true;
                 count += 1;
             }
@@ -46,7 +47,11 @@ pub fn run(target: &Target, p: &Params) {
         count == p.waiters
     });
     let wake_ms = start.elapsed().as_secs_f64() * 1000.0;
-    assert!(all, "only {count} of {} long polls were answered", p.waiters);
+    assert!(
+        all,
+        "only {count} of {} long polls were answered",
+        p.waiters
+    );
 
     let (lost, requests) = resume_loop(target, &channel, p.messages);
     report(&[
@@ -66,7 +71,14 @@ fn resume_loop(target: &Target, channel: &str, messages: u64) -> (u64, u64) {
     let mut net = Net::new();
     let (client, publisher) = (net.connect(target.addr), net.connect(target.addr));
     let publish = target.publish(channel);
-    let base = format!("{}?", target.longpoll(channel).split('?').next().unwrap_or_default());
+    let base = format!(
+        "{}?",
+        target
+            .longpoll(channel)
+            .split('?')
+            .next()
+            .unwrap_or_default()
+    );
     // Start after the wake-up message (id 1 on both servers).
     let mut after = 1u64;
     let mut cache_headers = String::new();
@@ -77,7 +89,8 @@ fn resume_loop(target: &Target, channel: &str, messages: u64) -> (u64, u64) {
     if target.kind == Kind::Nchan {
         // Nchan's first long poll would return the oldest message: ask the
         // channel for its newest first to get the cache headers.
-        cache_headers = "If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\nIf-None-Match: 0\r\n".into();
+        cache_headers =
+            "If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\nIf-None-Match: 0\r\n".into();
     }
     net.send(client, &next_request(after, &cache_headers));
     let (mut published, mut next_seq, mut lost, mut requests) = (0u64, 2u64, 0u64, 1u64);
@@ -105,7 +118,8 @@ fn resume_loop(target: &Target, channel: &str, messages: u64) -> (u64, u64) {
                 if target.kind == Kind::Nchan {
                     let modified = header(&head, "last-modified").unwrap_or("").to_owned();
                     let etag = header(&head, "etag").unwrap_or("").to_owned();
-                    cache_headers = format!("If-Modified-Since: {modified}\r\nIf-None-Match: {etag}\r\n");
+                    cache_headers =
+                        format!("If-Modified-Since: {modified}\r\nIf-None-Match: {etag}\r\n");
                 }
                 requests += 1;
                 net.send(client, &next_request(after, &cache_headers));
@@ -121,7 +135,11 @@ fn resume_loop(target: &Target, channel: &str, messages: u64) -> (u64, u64) {
 
 fn last_id(json: &str) -> Option<u64> {
     let at = json.find("\"last_id\":")? + 10;
-    json[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    json[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Waits until the server reports `count` long-poll subscribers, driving
@@ -137,16 +155,24 @@ fn wait_for_subscribers(waiting: &mut Net, target: &Target, channel: &str, count
         let id = net.connect(target.addr);
         net.send(id, &get(&path, "Accept: text/json\r\n"));
         let mut seen = 0usize;
-        net.run_until(Duration::from_secs(5), |net, _| match take_response(&mut net.conns[id].input) {
-            Some((_, body)) => {
-                let text = String::from_utf8_lossy(&body);
-                seen = text
-                    .find(key)
-                    .and_then(|at| text[at + key.len()..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
-                    .unwrap_or(0);
-                true
+        net.run_until(Duration::from_secs(5), |net, _| {
+            match take_response(&mut net.conns[id].input) {
+                Some((_, body)) => {
+                    let text = String::from_utf8_lossy(&body);
+                    seen = text
+                        .find(key)
+                        .and_then(|at| {
+                            text[at + key.len()..]
+                                .split(|c: char| !c.is_ascii_digit())
+                                .next()?
+                                .parse()
+                                .ok()
+                        })
+                        .unwrap_or(0);
+                    true
+                }
+                None => false,
             }
-            None => false,
         });
         if seen >= count {
             return;

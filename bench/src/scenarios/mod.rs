@@ -1,3 +1,4 @@
+pub mod deflate_echo;
 pub mod echo;
 pub mod fanout;
 pub mod idle;

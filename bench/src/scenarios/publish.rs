@@ -60,7 +60,10 @@ pub fn rate(target: &Target, p: &Params) {
         ("target", target.name().into()),
         ("conns", p.conns.to_string()),
         ("channels", p.channels.to_string()),
-        ("acknowledged_per_s", format!("{:.0}", acknowledged as f64 / p.seconds as f64)),
+        (
+            "acknowledged_per_s",
+            format!("{:.0}", acknowledged as f64 / p.seconds as f64),
+        ),
         ("p50_us", latency.percentile(50.0).to_string()),
         ("p99_us", latency.percentile(99.0).to_string()),
     ]);
@@ -106,13 +109,20 @@ pub fn fill(target: &Target, p: &FillParams) {
         let ready = net.poll_once(Duration::from_millis(50)).to_vec();
         for id in ready {
             while let Some((head, _)) = take_response(&mut net.conns[id].input) {
-                assert!(head.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head));
+                assert!(
+                    head.starts_with(b"HTTP/1.1 200"),
+                    "{}",
+                    String::from_utf8_lossy(&head)
+                );
                 in_flight[id] -= 1;
                 done += 1;
             }
             send_more(&mut net, id, &mut in_flight, &mut next);
         }
-        assert!(start.elapsed() < Duration::from_secs(600), "fill took over 10 minutes");
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "fill took over 10 minutes"
+        );
     }
     let seconds = start.elapsed().as_secs_f64();
     report(&[
@@ -121,6 +131,9 @@ pub fn fill(target: &Target, p: &FillParams) {
         ("channels", p.channels.to_string()),
         ("messages", total.to_string()),
         ("seconds", format!("{seconds:.1}")),
-        ("acknowledged_per_s", format!("{:.0}", total as f64 / seconds)),
+        (
+            "acknowledged_per_s",
+            format!("{:.0}", total as f64 / seconds),
+        ),
     ]);
 }
