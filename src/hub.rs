@@ -144,6 +144,9 @@ pub struct Hub {
     shared_log: bool,
     /// `--retain-for`, for the windows of a shared store.
     retain_for: Option<std::time::Duration>,
+    /// Shared store: messages handed to the relay's writer and not yet
+    /// through it, by channel (see `Hub::is_loaded`).
+    in_flight: std::collections::HashMap<String, usize>,
     new_channel: Option<Box<dyn Fn() + Send>>,
 }
 
@@ -193,6 +196,7 @@ impl Hub {
             cache_bytes: 0,
             shared_log,
             retain_for: retention.age,
+            in_flight: Default::default(),
             new_channel: None,
         }
     }

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::{Channel, Hub, Message, Published};
-use crate::store::{Page, Stored};
+use crate::store::{NewMessage, Page, Stored};
 
 impl Hub {
     /// A message committed to the shared store (Redis) by any node, this
@@ -63,6 +63,31 @@ impl Hub {
     /// off the event loops); with a local store, always.
     pub fn is_loaded(&self, name: &str) -> bool {
         !self.shared_log || self.channels.contains_key(name)
+    }
+
+    /// Whether this node handed messages of `name` to the relay's writer
+    /// that it is not through with yet.
+    pub fn has_publishes_in_flight(&self, name: &str) -> bool {
+        self.in_flight.contains_key(name)
+    }
+
+    /// A loop handed these messages to the relay's writer.
+    pub fn publishing(&mut self, batch: &[NewMessage]) {
+        for message in batch {
+            *self.in_flight.entry(message.channel.clone()).or_default() += 1;
+        }
+    }
+
+    /// The relay's writer is through with these messages (stored or not).
+    pub fn published(&mut self, batch: &[NewMessage]) {
+        for message in batch {
+            if let Some(count) = self.in_flight.get_mut(&message.channel) {
+                *count -= 1;
+                if *count == 0 {
+                    self.in_flight.remove(&message.channel);
+                }
+            }
+        }
     }
 
     /// Brings a channel into the hub of a shared store with its whole

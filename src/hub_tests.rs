@@ -220,6 +220,21 @@ fn a_shared_hub_serves_only_what_it_loaded_and_follows_it() {
     hub.load("d", page(1, 2));
     hub.release("d");
     assert!(!hub.is_loaded("d"));
+    // Publishes on their way to the store are counted until the writer is
+    // through with them (requests on the channel first wait for them).
+    hub.load("e", page(1, 2));
+    let batch = [NewMessage {
+        channel: "e".into(),
+        time_ms: 3,
+        data: "m3".into(),
+    }];
+    hub.publishing(&batch);
+    hub.publishing(&batch);
+    assert!(hub.has_publishes_in_flight("e"));
+    hub.published(&batch);
+    assert!(hub.has_publishes_in_flight("e"));
+    hub.published(&batch);
+    assert!(!hub.has_publishes_in_flight("e"));
 }
 
 #[test]

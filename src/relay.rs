@@ -41,7 +41,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::Value;
 
-use crate::app::{trim_interval, Delivery, Mail, Shared};
+use crate::app::{trim_interval, Arrival, Delivery, Mail, Shared};
 use crate::hub::Published;
 use crate::server::{Address, Control, Outgoing};
 use crate::stats::Stats;
@@ -279,9 +279,17 @@ impl Worker {
     /// the hub's lock: the loops go on meanwhile), then tells `to`.
     fn load(&self, store: &mut RedisStore, channel: &str, to: Address) {
         let retain = self.shared.config.retain;
-        let outcome = store
-            .read_after(channel, 0, retain)
-            .map(|page| self.shared.hub().load(channel, page));
+        // Here already (kept current by the reader): then the request only
+        // waited for the publishes queued before it, which are through.
+        let here = self.shared.hub().is_loaded(channel);
+        let outcome = if here {
+            Ok(Arrival::Present)
+        } else {
+            store.read_after(channel, 0, retain).map(|page| {
+                self.shared.hub().load(channel, page);
+                Arrival::Read
+            })
+        };
         self.control.post(Outgoing {
             mail: Arc::new(Mail::Loaded(outcome)),
             to: vec![to],
@@ -301,13 +309,18 @@ impl Worker {
 
     /// Appends one batch and tells each publisher what became of its message.
     fn append(&self, store: &mut RedisStore, batch: &[NewMessage], publishers: &[Option<Address>]) {
-        let outcomes: Vec<_> = match store.append(batch) {
+        let appended = store.append(batch);
+        if appended.is_err() {
+            self.shared.hub().published(batch);
+        }
+        let outcomes: Vec<_> = match appended {
             Ok(assigned) => {
                 Stats::add(&self.shared.stats.messages_published, assigned.len() as u64);
                 // Delivered before the publishers are answered (when next
                 // in line): read-your-writes on this node.
                 let published: Vec<_> = {
                     let mut hub = self.shared.hub();
+                    hub.published(batch);
                     batch
                         .iter()
                         .zip(&assigned)

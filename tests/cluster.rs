@@ -276,6 +276,26 @@ fn websocket(
     }
 }
 
+/// Asserts two message lists are equal, saying where they first differ
+/// (thousands of messages make `assert_eq!`'s output unreadable).
+fn assert_same(got: &[(u64, String)], want: &[(u64, String)], what: &str) {
+    if got == want {
+        return;
+    }
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(g, w)| g != w)
+        .unwrap_or(got.len().min(want.len()));
+    panic!(
+        "{what}: got {} messages, want {}; first difference at {at}: got {:?}, want {:?}",
+        got.len(),
+        want.len(),
+        got.get(at.saturating_sub(1)..(at + 2).min(got.len())),
+        want.get(at.saturating_sub(1)..(at + 2).min(want.len())),
+    );
+}
+
 /// Publishes `count` messages `{tag}-{i}` to `channel` on `addr`, one POST
 /// at a time; returns the acknowledged (id, text) pairs.
 fn publish(addr: SocketAddr, channel: &str, tag: &str, count: usize) -> Vec<(u64, String)> {
@@ -328,12 +348,19 @@ fn three_nodes_deliver_every_message_once_in_one_order_everywhere() {
         (1..=total as u64).collect::<Vec<_>>(),
         "Redis gave every id once"
     );
-    for (addr, technique, (received, thread)) in followers {
-        thread.join().unwrap();
+    let followers: Vec<_> = followers
+        .into_iter()
+        .map(|(addr, technique, (received, thread))| {
+            thread.join().unwrap();
+            (addr, technique, received)
+        })
+        .collect();
+    for (addr, technique, received) in followers {
         let received = received.lock().unwrap();
-        assert_eq!(
-            received.messages, acknowledged,
-            "{technique:?} on {addr}: all {total}, once each, in id order, as published"
+        assert_same(
+            &received.messages,
+            &acknowledged,
+            &format!("{technique:?} on {addr}: all {total}, once each, in id order, as published"),
         );
         assert_eq!(received.gaps, 0, "{technique:?} on {addr}");
     }
@@ -384,9 +411,10 @@ fn a_killed_nodes_clients_resume_on_another_and_lose_nothing() {
             (1..=COUNT as u64).collect::<Vec<_>>(),
             "{technique:?}"
         );
-        assert_eq!(
-            received.messages, acknowledged,
-            "{technique:?}: the texts too"
+        assert_same(
+            &received.messages,
+            &acknowledged,
+            &format!("{technique:?}: the texts too"),
         );
         assert_eq!(received.gaps, 0, "{technique:?}");
     }

@@ -32,7 +32,7 @@ use super::long_poll::{self, LongPoll};
 use super::routes::{self, Action};
 use super::subscription;
 use super::websocket::WebSocket;
-use super::App;
+use super::{App, Arrival};
 use crate::access::Headers;
 use crate::budget::Held;
 use crate::http::request::BodyLength;
@@ -132,11 +132,11 @@ impl Exchange {
     }
 
     /// The channel a request waits for is in the hub (or could not be
-    /// read): serve the request now, then let the channel go if the
-    /// request did not subscribe to it.
+    /// read): serve the request now, then, if it was read in for this
+    /// request, let it go unless the request subscribed to it.
     pub fn on_loaded(
         &mut self,
-        outcome: &Result<(), StoreError>,
+        outcome: &Result<Arrival, StoreError>,
         out: &mut OutputQueue,
         app: &mut App,
     ) -> (Close, Option<Turn>) {
@@ -148,18 +148,20 @@ impl Exchange {
         else {
             return (Close::Open, None);
         };
-        let served = match outcome {
-            Ok(()) => self.serve(head, Vec::new(), attempts, out, app),
+        match outcome {
+            Ok(arrival) => {
+                let served = self.serve(head, Vec::new(), attempts, out, app);
+                if *arrival == Arrival::Read {
+                    subscription::release(app, &channel);
+                }
+                served
+            }
             Err(error) => {
                 let reply = Reply::to(&head);
-                (
-                    respond(&routes::store_refusal(error), &reply, out, app),
-                    None,
-                )
+                let close = respond(&routes::store_refusal(error), &reply, out, app);
+                (close, None)
             }
-        };
-        subscription::release(app, &channel);
-        served
+        }
     }
 
     /// The connection closed: a channel loaded for it is not needed.
@@ -370,7 +372,7 @@ impl Exchange {
             Ok(cors) => reply.cors = cors,
             Err(refusal) => return refuse(refusal, &reply, out, app),
         }
-        let turn = match routes::route(&head, body, app) {
+        let turn = match routes::route(&head, body, loads, app) {
             Action::Respond(response) => return refuse(response, &reply, out, app),
             Action::Load { .. } if loads >= MAX_LOADS => {
                 let busy = HttpError::new(

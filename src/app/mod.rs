@@ -61,7 +61,19 @@ pub enum Mail {
     Published(Result<u64, StoreError>),
     /// With `--redis`: the channel a request waits for is in the hub now
     /// (or could not be read), for the connection that asked.
-    Loaded(Result<(), StoreError>),
+    Loaded(Result<Arrival, StoreError>),
+}
+
+/// How the channel a request waited for came to be in the hub
+/// ([`Mail::Loaded`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// The relay read it in for this request: the request lets it go
+    /// again when done, unless it subscribed.
+    Read,
+    /// It was here already: the request only waited for this node's
+    /// publishes ahead of it. Whoever read it in lets it go.
+    Present,
 }
 
 /// What every event loop shares.

@@ -80,8 +80,10 @@ pub enum Action {
     },
 }
 
-pub fn route(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Action {
-    match route_checked(head, body, app) {
+/// Routes a request; `loads` is how many times its channel was loaded for
+/// it already (`--redis`: it is being served again).
+pub fn route(head: &RequestHead, body: Vec<u8>, loads: u8, app: &mut App) -> Action {
+    match route_checked(head, body, loads, app) {
         Ok(action) => action,
         Err(response) => Action::Respond(response),
     }
@@ -92,7 +94,12 @@ pub fn error_response(error: HttpError) -> Response {
     Response::text(error.status, error.reason)
 }
 
-fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Action, Response> {
+fn route_checked(
+    head: &RequestHead,
+    body: Vec<u8>,
+    loads: u8,
+    app: &mut App,
+) -> Result<Action, Response> {
     let path = head.path();
     let readable = || allow(head, &[Method::Get, Method::Head]);
     if path == "/" {
@@ -166,7 +173,7 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
         "poll" => {
             readable()?;
             let after = number(head, "after")?;
-            if !subscription::is_loaded(app, &channel) {
+            if subscription::must_load(app, &channel, loads) {
                 return Ok(Action::Load { channel });
             }
             let replay =
@@ -185,7 +192,7 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
                 Some(seconds) => Duration::from_secs(seconds).min(LONGPOLL_MAX),
                 None => LONGPOLL_DEFAULT,
             };
-            if !subscription::is_loaded(app, &channel) {
+            if subscription::must_load(app, &channel, loads) {
                 return Ok(Action::Load { channel });
             }
             Ok(Action::LongPoll {
@@ -200,7 +207,7 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
             let policy = deflate_policy(app, DeflatePolicy::NoServerContextTakeover);
             let accept = handshake::validate(head, policy)?;
             let after = number(head, "after")?;
-            if !subscription::is_loaded(app, &channel) {
+            if subscription::must_load(app, &channel, loads) {
                 return Ok(Action::Load { channel });
             }
             let endpoint = Endpoint::Channel {
@@ -219,7 +226,7 @@ fn route_checked(head: &RequestHead, body: Vec<u8>, app: &mut App) -> Result<Act
                 Some(id) => Some(id),
                 None => number(head, "after")?,
             };
-            if !subscription::is_loaded(app, &channel) {
+            if subscription::must_load(app, &channel, loads) {
                 return Ok(Action::Load { channel });
             }
             Ok(Action::EventStream(StreamRequest {

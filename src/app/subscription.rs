@@ -69,6 +69,8 @@ pub fn commit(app: &mut App) {
                 })
             })
             .collect();
+        // Requests on these channels wait for the writer (`must_load`).
+        app.shared.hub().publishing(&batch);
         relay.publish(batch, publishers);
         return;
     }
@@ -93,10 +95,16 @@ pub fn commit(app: &mut App) {
     }
 }
 
-/// Whether `channel` can be served from memory now. Always, but with
-/// `--redis`: then it must be loaded first ([`load`]), off the loop.
-pub fn is_loaded(app: &App, channel: &str) -> bool {
-    app.shared.hub().is_loaded(channel)
+/// Whether a request must wait for `channel` to be loaded ([`load`]) before
+/// it is served from memory: never, but with `--redis`. `loads`: how many
+/// loads the request waited for already.
+pub fn must_load(app: &App, channel: &str, loads: u8) -> bool {
+    let hub = app.shared.hub();
+    // A load is also the way to wait for this node's publishes already on
+    // their way to the store (the relay does both in order), so that a
+    // request sees what was published before it. Once is enough: by then
+    // those are through, and waiting for newer ones could go on forever.
+    !hub.is_loaded(channel) || (loads == 0 && hub.has_publishes_in_flight(channel))
 }
 
 /// Asks the relay to bring `channel` into the hub; the connection `token`
