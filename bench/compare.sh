@@ -76,6 +76,8 @@ source "$root/tests/serve.sh"
 # filled in; prints its path.
 nginx_prefix() {
     local dir; dir="$(mktemp -d "$out/nginx.XXXXXX")"
+    # The worker runs as nobody: it must reach html/ (mktemp made 0700).
+    chmod 755 "$dir"
     mkdir -p "$dir/html"
     # The bytes rtweb answers an empty poll with, so both send the same body.
     printf '{"messages":[],"last_id":0}' > "$dir/html/small.json"
@@ -91,7 +93,8 @@ start() {
     case "$1" in
         rtweb|rtweb-2t)
             local threads=1; [ "$1" = rtweb-2t ] && threads=2
-            "${pin[@]}" "$root/target/release/rtweb" --addr "127.0.0.1:$PORT" --threads "$threads" --ticker 0 --memory >/dev/null 2>&1 &
+            "${pin[@]}" "$root/target/release/rtweb" --addr "127.0.0.1:$PORT" --threads "$threads" --ticker 0 --memory \
+                --max-connections 100000 --max-connections-per-ip 100000 >/dev/null 2>&1 &
             PIDS=$!; STOP="kill $PIDS" ;;
         floor)
             "${pin[@]}" "$root/bench/peers/tcp-echo/target/release/tcp-echo" "127.0.0.1:$PORT" &
@@ -100,7 +103,11 @@ start() {
             "${pin[@]}" "$root/bench/peers/tungstenite-echo/target/release/tungstenite-echo" "127.0.0.1:$PORT" &
             PIDS=$!; STOP="kill $PIDS" ;;
         uws)
-            "${pin[@]}" "$uws_bin" "$PORT" >/dev/null &
+            # uSockets leaves SIGPIPE to the application, and the example
+            # does not ignore it: a peer that closes while an echo is being
+            # written kills it (exit 141, seen at 64 KiB). Every deployment
+            # ignores SIGPIPE; so does this one (inherited through exec).
+            (trap '' PIPE; exec "${pin[@]}" "$uws_bin" "$PORT" >/dev/null) &
             PIDS=$!; STOP="kill $PIDS" ;;
         nchan|nginx)
             local template="$root/bench/nchan/nginx.conf.in"
@@ -135,7 +142,13 @@ run() {
     else
         echo "round=$round scenario=$scenario target=$server failed=1" | tee -a "$results"
     fi
-    $STOP; sleep 0.3
+    stop "$server"
+}
+
+# stop SERVER: stops the server started last; says so if it had died.
+stop() {
+    $STOP 2>/dev/null || echo "== $1 had exited before it was stopped" >&2
+    sleep 0.3
 }
 
 # count_syscalls SERVER SCENARIO [ARGS...]: one run with the server's
@@ -163,7 +176,7 @@ count_syscalls() {
     else
         kill -INT "$tracer"; wait "$tracer" || true
     fi
-    $STOP; sleep 0.3
+    stop "$server"
 }
 
 for round in $(seq "$rounds"); do

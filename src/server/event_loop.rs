@@ -15,7 +15,10 @@
 //! 2. handle events: accept, mailbox (connections and mail handed over by
 //!    other loops), read sockets (each read goes straight to the service);
 //! 3. fire due deadlines (the connections' and the service's own);
-//! 4. route the mail the service produced during this pass;
+//! 4. route the mail the service produced during this pass, and offer the
+//!    input that waited for it (a pipelined request behind an answered
+//!    one), until neither makes more — before any flush, so that several
+//!    messages for one connection leave in one write;
 //! 5. *settle* every connection touched: offer buffered input, flush output
 //!    (all replies of one wake-up in one vectored write) — and while a flush
 //!    empties the output, tell the service (`drained`) and offer the
@@ -386,11 +389,7 @@ impl<S: Service> EventLoop<S> {
     /// Routes this pass's mail, then settles every touched connection.
     fn settle_all(&mut self, now: Instant) {
         loop {
-            let mut idle = true;
-            while let Some(outgoing) = self.service.next_mail() {
-                self.route(outgoing, now);
-                idle = false;
-            }
+            let mut idle = !self.route_all(now);
             for token in std::mem::take(&mut self.dirty) {
                 self.settle(token, now);
                 idle = false;
@@ -399,6 +398,35 @@ impl<S: Service> EventLoop<S> {
                 return;
             }
         }
+    }
+
+    /// Routes mail, and offers the input that waited for it, until neither
+    /// makes more (at most `MAX_ROUNDS` times); false if there was no mail.
+    /// Flushing waits until then: a client's pipelined publishes, each
+    /// answered by mail, reach every subscriber in one write, not one
+    /// write per message.
+    fn route_all(&mut self, now: Instant) -> bool {
+        const MAX_ROUNDS: usize = 64;
+        let mut routed = false;
+        for _ in 0..MAX_ROUNDS {
+            let mut more = false;
+            while let Some(outgoing) = self.service.next_mail() {
+                self.route(outgoing, now);
+                more = true;
+            }
+            if !more {
+                break;
+            }
+            routed = true;
+            for &token in &self.dirty {
+                if let Some(Some(conn)) = self.connections.get_mut(token) {
+                    if conn.closing.is_none() && self.service.wants_input(&conn.session) {
+                        conn.offer_buffered(&mut self.service, now);
+                    }
+                }
+            }
+        }
+        routed
     }
 
     /// Local connections get the mail now; other loops through their mailbox.
