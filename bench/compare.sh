@@ -171,10 +171,10 @@ count_syscalls() {
     esac
     sleep 1  # attached before the first connection
     if line="$(load "$server" "$scenario" "$@")"; then
-        kill -INT "$tracer"; wait "$tracer" || true
+        kill -INT "$tracer" 2>/dev/null; wait "$tracer" || true
         echo "round=syscalls $line counted_by=$syscalls syscalls_file=$file" | tee -a "$results"
     else
-        kill -INT "$tracer"; wait "$tracer" || true
+        kill -INT "$tracer" 2>/dev/null; wait "$tracer" || true
     fi
     stop "$server"
 }
