@@ -145,7 +145,7 @@ pub struct Hub {
     /// `--retain-for`, for the windows of a shared store.
     retain_for: Option<std::time::Duration>,
     /// Shared store: messages handed to the relay's writer and not yet
-    /// through it, by channel (see `Hub::is_loaded`).
+    /// through it, by channel (see `Hub::has_publishes_in_flight`).
     in_flight: std::collections::HashMap<String, usize>,
     new_channel: Option<Box<dyn Fn() + Send>>,
 }

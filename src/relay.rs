@@ -309,15 +309,13 @@ impl Worker {
 
     /// Appends one batch and tells each publisher what became of its message.
     fn append(&self, store: &mut RedisStore, batch: &[NewMessage], publishers: &[Option<Address>]) {
-        let appended = store.append(batch);
-        if appended.is_err() {
-            self.shared.hub().published(batch);
-        }
-        let outcomes: Vec<_> = match appended {
+        let outcomes: Vec<_> = match store.append(batch) {
             Ok(assigned) => {
                 Stats::add(&self.shared.stats.messages_published, assigned.len() as u64);
                 // Delivered before the publishers are answered (when next
                 // in line): read-your-writes on this node.
+                // Under the same lock as the delivery: a request must not
+                // see them through the writer before they are in the hub.
                 let published: Vec<_> = {
                     let mut hub = self.shared.hub();
                     hub.published(batch);
@@ -337,7 +335,10 @@ impl Worker {
                 self.deliver(published);
                 assigned.into_iter().map(|a| Ok(a.id)).collect()
             }
-            Err(error) => vec![Err(error); batch.len()],
+            Err(error) => {
+                self.shared.hub().published(batch);
+                vec![Err(error); batch.len()]
+            }
         };
         for (outcome, publisher) in outcomes.into_iter().zip(publishers) {
             if let Some(to) = publisher {
