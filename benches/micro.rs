@@ -3,11 +3,18 @@
 //! Each measurement runs a closure in a timed loop for about 200 ms, seven
 //! rounds, and reports the median — a small harness with no dependency;
 //! `black_box` keeps the compiler from optimising the work away.
+//! `cargo bench --bench micro -- echo` runs only the session-level echo.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use rtweb::app::session::Session;
+use rtweb::app::{App, Shared};
+use rtweb::config::Config;
 use rtweb::http::{Limits, RequestDecoder};
+use rtweb::output::OutputQueue;
 use rtweb::ws::frame::{write_client_frame, FrameHeader};
 use rtweb::ws::mask::{apply_mask, apply_mask_bytewise};
 use rtweb::ws::utf8::Utf8Validator;
@@ -40,6 +47,13 @@ fn throughput(name: &str, bytes: usize, ns: f64) {
 }
 
 fn main() {
+    if !only_echo() {
+        protocols();
+    }
+    echo();
+}
+
+fn protocols() {
     let head = b"GET /ch/demo/poll?after=41 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\
 Accept: application/json\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\
 Referer: http://127.0.0.1:8080/\r\nSec-Fetch-Mode: cors\r\n\r\n";
@@ -105,4 +119,54 @@ Referer: http://127.0.0.1:8080/\r\nSec-Fetch-Mode: cors\r\n\r\n";
             black_box(&out);
         }),
     );
+}
+
+/// Names given after `--` (`cargo bench --bench micro -- echo`): only the
+/// echo benchmark runs, e.g. under a profiler.
+fn only_echo() -> bool {
+    std::env::args().skip(1).any(|a| a == "echo")
+}
+
+fn echo() {
+    per_call(
+        "WebSocket echo, 16 frames of 16 B (one read)",
+        echo_per_read(16, 16),
+    );
+}
+
+/// A session on `/echo` after its handshake, offered one read's worth of
+/// frames (`frames` masked frames of `size` bytes) at a time, its output
+/// taken as a socket that accepts everything would: the user-space work of
+/// one wake-up of `ws-echo`, without the syscalls.
+fn echo_per_read(frames: usize, size: usize) -> f64 {
+    let shared = Arc::new(Shared::new(Config::default()).expect("memory store"));
+    let mut app = App::new(shared, 0, Instant::now());
+    let mut session = Session::new(1, &app);
+    let mut out = OutputQueue::default();
+    let handshake = b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    assert_eq!(
+        session.on_input(handshake, &mut out, &mut app),
+        handshake.len()
+    );
+    out.advance(out.pending());
+    let mut read = Vec::new();
+    for _ in 0..frames {
+        write_client_frame(
+            &mut read,
+            true,
+            OpCode::Binary,
+            &vec![b'x'; size],
+            [1, 2, 3, 4],
+        );
+    }
+    let reply = frames * (size + 2);
+    measure(|| {
+        assert_eq!(
+            session.on_input(black_box(&read), &mut out, &mut app),
+            read.len()
+        );
+        assert_eq!(out.pending(), reply);
+        out.advance(reply);
+    })
 }
