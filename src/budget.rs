@@ -78,11 +78,13 @@ impl Held {
     /// stays as it was).
     pub fn set(&mut self, bytes: usize) -> bool {
         let (was, now) = (self.charged(), bytes.saturating_sub(UNCHARGED));
+        // Equal is the common case (a small message, charged nothing before
+        // or after): no atomic operation on a budget other threads share.
         if now > was {
             if !self.budget.charge(now - was) {
                 return false;
             }
-        } else {
+        } else if now < was {
             self.budget.release(was - now);
         }
         self.bytes = bytes;

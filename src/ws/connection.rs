@@ -121,13 +121,21 @@ impl WsConnection {
     /// Says whether the caller's output is full. While it is, pongs are
     /// held (only the latest: §5.5.3); when it no longer is, the held pong
     /// is written to `out`.
+    #[inline]
     pub fn hold_pongs(&mut self, full: bool, out: &mut Vec<u8>) {
         self.hold_pongs = full;
-        if !full {
-            if let Some(payload) = self.held_pong.take() {
-                if self.state == WsState::Open {
-                    write_frame(out, OpCode::Pong, &payload);
-                }
+        // Called before every read's frames: the check that nothing is held
+        // is all the common case pays.
+        if !full && self.held_pong.is_some() {
+            self.write_held_pong(out);
+        }
+    }
+
+    #[inline(never)]
+    fn write_held_pong(&mut self, out: &mut Vec<u8>) {
+        if let Some(payload) = self.held_pong.take() {
+            if self.state == WsState::Open {
+                write_frame(out, OpCode::Pong, &payload);
             }
         }
     }
@@ -230,35 +238,55 @@ impl WsConnection {
                     header,
                     received: 0,
                 };
-                // An empty payload completes the frame at once.
-                self.finish_frame_if_done(out, events)?;
-                Ok(len)
+                if header.payload_len == 0 {
+                    // An empty payload completes the frame at once.
+                    self.finish_frame_if_done(out, events)?;
+                    return Ok(len);
+                }
+                // The payload that came with the header (usually all of
+                // it: a small frame arrives whole) is taken in the same step.
+                Ok(len + self.take_payload(header, 0, &input[len..], out, events)?)
             }
             Receiving::Payload { header, received } => {
-                if input.is_empty() {
-                    return Ok(0);
-                }
-                let left = header.payload_len - received;
-                let take = input.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let mask = header.mask.expect("checked at the header");
-                let piece = &input[..take];
-                if header.opcode.is_control() {
-                    let start = self.control.len();
-                    self.control.extend_from_slice(piece);
-                    apply_mask(&mut self.control[start..], mask, received as usize);
-                } else {
-                    self.message.payload(piece, mask, received as usize)?;
-                }
-                self.receiving = Receiving::Payload {
-                    header,
-                    received: received + take as u64,
-                };
-                self.finish_frame_if_done(out, events)?;
-                Ok(take)
+                self.take_payload(header, received, input, out, events)
             }
         }
     }
 
+    /// Takes what `input` holds of the current frame's payload, `received`
+    /// bytes of which came before; returns the bytes used.
+    #[inline]
+    fn take_payload(
+        &mut self,
+        header: FrameHeader,
+        received: u64,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        events: &mut Vec<WsEvent>,
+    ) -> Result<usize, ProtocolError> {
+        if input.is_empty() {
+            return Ok(0);
+        }
+        let left = header.payload_len - received;
+        let take = input.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let mask = header.mask.expect("checked at the header");
+        let piece = &input[..take];
+        if header.opcode.is_control() {
+            let start = self.control.len();
+            self.control.extend_from_slice(piece);
+            apply_mask(&mut self.control[start..], mask, received as usize);
+        } else {
+            self.message.payload(piece, mask, received as usize)?;
+        }
+        self.receiving = Receiving::Payload {
+            header,
+            received: received + take as u64,
+        };
+        self.finish_frame_if_done(out, events)?;
+        Ok(take)
+    }
+
+    #[inline]
     fn finish_frame_if_done(
         &mut self,
         out: &mut Vec<u8>,
@@ -271,7 +299,28 @@ impl WsConnection {
             return Ok(());
         }
         self.receiving = Receiving::Header;
-        match header.opcode {
+        if header.opcode.is_control() {
+            return self.finish_control_frame(header.opcode, out, events);
+        }
+        // A data frame. Still reported in CloseSent: the peer may have sent
+        // it before our Close reached it, and dropping it would lose a
+        // message the peer believes delivered. The caller must not answer
+        // it (§5.5.1: no data after a Close).
+        if let Some(message) = self.message.end_frame(header.fin)? {
+            events.push(WsEvent::Message(message));
+        }
+        Ok(())
+    }
+
+    /// A ping, pong or close has fully arrived (its payload in `control`).
+    #[inline(never)]
+    fn finish_control_frame(
+        &mut self,
+        opcode: OpCode,
+        out: &mut Vec<u8>,
+        events: &mut Vec<WsEvent>,
+    ) -> Result<(), ProtocolError> {
+        match opcode {
             OpCode::Ping => {
                 // §5.5.2: answer with a Pong carrying the same payload (not
                 // once we have sent a Close: nothing may follow it).
@@ -296,13 +345,7 @@ impl WsConnection {
                 events.push(WsEvent::Closed { code });
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
-                // Still reported in CloseSent: the peer may have sent it
-                // before our Close reached it, and dropping it would lose
-                // a message the peer believes delivered. The caller must
-                // not answer it (§5.5.1: no data after a Close).
-                if let Some(message) = self.message.end_frame(header.fin)? {
-                    events.push(WsEvent::Message(message));
-                }
+                unreachable!("data frames are finished by finish_frame_if_done")
             }
         }
         self.control.clear();

@@ -188,17 +188,22 @@ pub fn write_compressed_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
     write_first_byte_and_length(out, 0x80 | 0x40 | opcode.bits(), len);
 }
 
+/// §5.2: the first byte, then the payload length in the shortest of its
+/// three encodings (7 bits; 126 and 16 bits; 127 and 64 bits, network
+/// order). Each arm appends a fixed-size array: one capacity check, and a
+/// copy the compiler turns into a store.
+#[inline]
 fn write_first_byte_and_length(out: &mut Vec<u8>, first: u8, len: usize) {
-    out.push(first);
     match len {
-        0..=125 => out.push(len as u8),
+        0..=125 => out.extend_from_slice(&[first, len as u8]),
         126..=0xFFFF => {
-            out.push(126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
+            let [hi, lo] = (len as u16).to_be_bytes();
+            out.extend_from_slice(&[first, 126, hi, lo]);
         }
         _ => {
-            out.push(127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
+            let mut head = [first, 127, 0, 0, 0, 0, 0, 0, 0, 0];
+            head[2..].copy_from_slice(&(len as u64).to_be_bytes());
+            out.extend_from_slice(&head);
         }
     }
 }

@@ -114,6 +114,7 @@ impl MessageAssembler {
 
     /// Payload bytes of the current frame, still masked; `offset` is where
     /// they start within the frame's payload.
+    #[inline]
     pub fn payload(
         &mut self,
         masked: &[u8],
@@ -122,17 +123,29 @@ impl MessageAssembler {
     ) -> Result<(), ProtocolError> {
         let current = self.current.expect("a frame was begun");
         let is_text = current.opcode == OpCode::Text;
-        let Some(inflater) = self
+        if current.compressed.is_some() {
+            return self.inflate(masked, mask, offset, is_text);
+        }
+        let start = self.buffer.len();
+        self.buffer.extend_from_slice(masked);
+        apply_mask(&mut self.buffer[start..], mask, offset);
+        check_text(&mut self.utf8, is_text, &self.buffer[start..])
+    }
+
+    /// A compressed message's payload: unmasked a piece at a time on the
+    /// stack, and inflated.
+    #[inline(never)]
+    fn inflate(
+        &mut self,
+        masked: &[u8],
+        mask: [u8; 4],
+        offset: usize,
+        is_text: bool,
+    ) -> Result<(), ProtocolError> {
+        let inflater = self
             .inflater
             .as_mut()
-            .filter(|_| current.compressed.is_some())
-        else {
-            let start = self.buffer.len();
-            self.buffer.extend_from_slice(masked);
-            apply_mask(&mut self.buffer[start..], mask, offset);
-            return check_text(&mut self.utf8, is_text, &self.buffer[start..]);
-        };
-        // Unmasked a piece at a time on the stack, and inflated.
+            .expect("only a connection with deflate agreed begins a compressed message");
         let mut plain = [0u8; 4096];
         for (i, piece) in masked.chunks(plain.len()).enumerate() {
             let plain = &mut plain[..piece.len()];
@@ -176,20 +189,15 @@ impl MessageAssembler {
     }
 
     /// The current frame is complete; with FIN, so is the message.
+    #[inline]
     pub fn end_frame(&mut self, fin: bool) -> Result<Option<WsMessage>, ProtocolError> {
         if !fin {
             return Ok(None);
         }
         let current = self.current.expect("a frame was begun");
         let opcode = current.opcode;
-        if let (Some(_), Some(inflater)) = (current.compressed, self.inflater.as_mut()) {
-            let start = self.buffer.len();
-            inflater.finish_message(&mut self.buffer, self.max_size)?;
-            check_text(
-                &mut self.utf8,
-                opcode == OpCode::Text,
-                &self.buffer[start..],
-            )?;
+        if current.compressed.is_some() {
+            self.finish_inflating(opcode == OpCode::Text)?;
         }
         self.current = None;
         if opcode == OpCode::Text && self.utf8.finish().is_err() {
@@ -203,6 +211,19 @@ impl MessageAssembler {
             data: std::mem::take(&mut self.buffer),
             compressed_len: current.compressed,
         }))
+    }
+
+    /// RFC 7692 §7.2.2: the sender removed the deflate block's empty tail;
+    /// the inflater puts it back and drains what is left.
+    #[inline(never)]
+    fn finish_inflating(&mut self, is_text: bool) -> Result<(), ProtocolError> {
+        let inflater = self
+            .inflater
+            .as_mut()
+            .expect("only a connection with deflate agreed begins a compressed message");
+        let start = self.buffer.len();
+        inflater.finish_message(&mut self.buffer, self.max_size)?;
+        check_text(&mut self.utf8, is_text, &self.buffer[start..])
     }
 }
 
