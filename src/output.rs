@@ -1,10 +1,13 @@
-//! The bytes a connection has yet to send: a queue of chunks.
+//! The bytes a connection has yet to send: a queue of chunks, then an open
+//! buffer at the back.
 //!
 //! A chunk is either owned (a response written for this connection alone) or
 //! shared (`Arc<[u8]>`: one SSE event or WebSocket frame encoded once and
-//! queued to every subscriber without copying). The event loop writes the
-//! front of the queue with one vectored write; small owned pieces are merged
-//! so that all the replies of one wake-up leave in as few writes as possible.
+//! queued to every subscriber without copying). Writers format owned bytes
+//! straight into the open buffer at the back (the *tail*), so all the replies
+//! of one wake-up leave in one slice; the tail becomes a chunk of its own
+//! only when something else is queued behind it or it has grown large. The
+//! event loop writes the front of the queue with one vectored write.
 //!
 //! No sockets here: `server/` drains the queue, sessions fill it.
 
@@ -14,8 +17,8 @@ use std::sync::Arc;
 
 use crate::buffers;
 
-/// Owned pieces are appended to the previous owned chunk while it is shorter
-/// than this, so one wake-up's replies leave as one slice.
+/// The tail is closed into a chunk once it holds this much, so that one
+/// buffer does not grow without end while the socket is slow.
 const MERGE_BELOW: usize = 64 * 1024;
 /// Most slices handed to one `writev`.
 pub const MAX_SLICES: usize = 64;
@@ -40,8 +43,12 @@ impl OutChunk {
 /// Pending output, with the count of bytes not yet written.
 #[derive(Debug, Default)]
 pub struct OutputQueue {
+    /// Closed chunks, written in order before `tail`.
     chunks: VecDeque<OutChunk>,
-    /// Bytes of the front chunk already written.
+    /// Owned bytes after every chunk, still open for appending.
+    tail: Vec<u8>,
+    /// Bytes already written of the front: the first chunk, or the tail
+    /// when there is none.
     front_written: usize,
     pending: usize,
 }
@@ -58,37 +65,29 @@ impl OutputQueue {
         self.pending == 0
     }
 
-    /// Queues a copy of `bytes`, merged into the last owned chunk when small.
+    /// Queues a copy of `bytes`.
     #[inline]
     pub fn extend(&mut self, bytes: &[u8]) {
         self.with_owned(|out| out.extend_from_slice(bytes));
     }
 
-    /// Lets `write` append to an owned buffer at the back of the queue:
+    /// Lets `write` append to the owned buffer at the back of the queue:
     /// response writers format straight into it.
     #[inline]
     pub fn with_owned<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        let mergeable = match self.chunks.back() {
-            Some(OutChunk::Owned(v)) => {
-                v.len() < MERGE_BELOW && (self.chunks.len() > 1 || self.front_written == 0)
-            }
-            _ => false,
-        };
-        if !mergeable {
+        if self.tail.len() >= MERGE_BELOW {
+            self.close_tail();
+        }
+        if self.tail.capacity() == 0 {
             // From the loop's pool: written buffers are reused, and an idle
             // connection holds none.
-            self.chunks.push_back(OutChunk::Owned(buffers::take()));
+            self.tail = buffers::take();
         }
-        let Some(OutChunk::Owned(buf)) = self.chunks.back_mut() else {
-            unreachable!()
-        };
-        let before = buf.len();
-        let result = write(buf);
-        self.pending += buf.len() - before;
-        if buf.is_empty() {
-            if let Some(OutChunk::Owned(unused)) = self.chunks.pop_back() {
-                buffers::give_back(unused);
-            }
+        let before = self.tail.len();
+        let result = write(&mut self.tail);
+        self.pending += self.tail.len() - before;
+        if self.tail.is_empty() {
+            buffers::give_back(std::mem::take(&mut self.tail));
         }
         result
     }
@@ -96,39 +95,48 @@ impl OutputQueue {
     /// Queues an owned buffer as it is, without copying (large payloads).
     #[inline]
     pub fn push_owned(&mut self, bytes: Vec<u8>) {
-        if !bytes.is_empty() {
-            self.pending += bytes.len();
-            self.chunks.push_back(OutChunk::Owned(bytes));
-        }
+        self.push(OutChunk::Owned(bytes));
     }
 
     /// Queues bytes shared with other connections.
     #[inline]
     pub fn push_shared(&mut self, bytes: Arc<[u8]>) {
-        if !bytes.is_empty() {
-            self.pending += bytes.len();
-            self.chunks.push_back(OutChunk::Shared(bytes));
-        }
+        self.push(OutChunk::Shared(bytes));
     }
 
     #[inline]
     pub fn push_static(&mut self, bytes: &'static [u8]) {
-        if !bytes.is_empty() {
-            self.pending += bytes.len();
-            self.chunks.push_back(OutChunk::Static(bytes));
+        self.push(OutChunk::Static(bytes));
+    }
+
+    fn push(&mut self, chunk: OutChunk) {
+        let len = chunk.bytes().len();
+        if len > 0 {
+            self.close_tail();
+            self.pending += len;
+            self.chunks.push_back(chunk);
+        }
+    }
+
+    /// Makes the tail a chunk of its own (what comes next goes behind it).
+    fn close_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks
+                .push_back(OutChunk::Owned(std::mem::take(&mut self.tail)));
         }
     }
 
     /// Fills `slices` with the front of the queue; returns how many.
     pub fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let all = self
+            .chunks
+            .iter()
+            .map(OutChunk::bytes)
+            .chain((!self.tail.is_empty()).then_some(self.tail.as_slice()));
         let mut n = 0;
-        for (i, chunk) in self.chunks.iter().enumerate().take(slices.len()) {
-            let bytes = if i == 0 {
-                &chunk.bytes()[self.front_written..]
-            } else {
-                chunk.bytes()
-            };
-            slices[i] = IoSlice::new(bytes);
+        for (slot, bytes) in slices.iter_mut().zip(all) {
+            let skip = if n == 0 { self.front_written } else { 0 };
+            *slot = IoSlice::new(&bytes[skip..]);
             n += 1;
         }
         n
@@ -138,21 +146,29 @@ impl OutputQueue {
     pub fn advance(&mut self, mut written: usize) {
         self.pending -= written;
         while written > 0 {
-            let front_len = self.chunks.front().map_or(0, |c| c.bytes().len()) - self.front_written;
-            if written >= front_len {
-                written -= front_len;
-                if let Some(OutChunk::Owned(done)) = self.chunks.pop_front() {
-                    buffers::give_back(done);
-                }
-                self.front_written = 0;
-            } else {
+            let Some(front) = self.chunks.front() else {
+                // Only the tail is left.
                 self.front_written += written;
-                written = 0;
+                break;
+            };
+            let left = front.bytes().len() - self.front_written;
+            if written < left {
+                self.front_written += written;
+                return;
             }
+            written -= left;
+            if let Some(OutChunk::Owned(done)) = self.chunks.pop_front() {
+                buffers::give_back(done);
+            }
+            self.front_written = 0;
         }
         if self.chunks.is_empty() {
             // An idle connection should cost little.
             self.chunks = VecDeque::new();
+            if self.front_written == self.tail.len() {
+                self.front_written = 0;
+                buffers::give_back(std::mem::take(&mut self.tail));
+            }
         }
     }
 }
@@ -186,17 +202,49 @@ mod tests {
         assert_eq!(queue.pending(), 0);
     }
 
+    fn slice_lens(queue: &OutputQueue) -> Vec<usize> {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let n = queue.slices(&mut slices);
+        slices[..n].iter().map(|s| s.len()).collect()
+    }
+
     #[test]
     fn small_owned_pieces_merge() {
         let mut queue = OutputQueue::default();
         queue.extend(b"a");
         queue.extend(b"b");
-        assert_eq!(queue.chunks.len(), 1);
-        // A partly written front chunk is never appended to.
+        assert_eq!(slice_lens(&queue), [2]);
+        // A partly written tail is still appended to: offsets stay valid.
         queue.advance(1);
         queue.extend(b"c");
-        assert_eq!(queue.chunks.len(), 2);
+        assert_eq!(slice_lens(&queue), [2]);
         assert_eq!(drain(&mut queue, 100), b"bc");
+    }
+
+    #[test]
+    fn owned_bytes_after_a_shared_chunk_go_behind_it() {
+        let mut queue = OutputQueue::default();
+        queue.extend(b"1 ");
+        queue.push_shared(Arc::from(&b"2 "[..]));
+        queue.extend(b"3");
+        assert_eq!(slice_lens(&queue), [2, 2, 1]);
+        assert_eq!(drain(&mut queue, 1), b"1 2 3");
+    }
+
+    #[test]
+    fn a_large_tail_is_closed_into_a_chunk() {
+        let mut queue = OutputQueue::default();
+        queue.extend(&vec![b'x'; MERGE_BELOW]);
+        queue.extend(b"y");
+        assert_eq!(slice_lens(&queue), [MERGE_BELOW, 1]);
+        // Partly written when it is closed: the offset moves with it.
+        queue.advance(MERGE_BELOW - 1);
+        queue.extend(&vec![b'z'; MERGE_BELOW]);
+        queue.extend(b"!");
+        let mut expected = b"xy".to_vec();
+        expected.extend(vec![b'z'; MERGE_BELOW]);
+        expected.push(b'!');
+        assert_eq!(drain(&mut queue, 7), expected);
     }
 
     #[test]
@@ -206,6 +254,7 @@ mod tests {
         queue.push_shared(Arc::from(&b"shared"[..]));
         queue.advance(11);
         assert_eq!(queue.chunks.capacity(), 0);
+        assert_eq!(queue.tail.capacity(), 0);
         assert!(queue.chunks.is_empty() && queue.pending() == 0);
     }
 }
