@@ -242,3 +242,23 @@ pub fn response_at(input: &[u8]) -> Option<(usize, usize)> {
         .unwrap_or(0);
     (input.len() >= end + length).then_some((end, length))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_repeats_an_interrupted_call_and_passes_other_results_through() {
+        let mut calls = 0;
+        let result = retry(|| {
+            calls += 1;
+            match calls {
+                1 | 2 => Err(io::Error::from(io::ErrorKind::Interrupted)),
+                _ => Ok(calls),
+            }
+        });
+        assert_eq!(result.unwrap(), 3);
+        let failed: io::Result<()> = retry(|| Err(io::ErrorKind::WouldBlock.into()));
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+    }
+}
