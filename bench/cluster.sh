@@ -74,7 +74,9 @@ server_cpu() {
     echo "$total"
 }
 
-# load LABEL TARGET ARGS...: the load tool on core 1, with both sides' CPU.
+# load LABEL TARGET ARGS...: the load tool on core 1, with both sides' CPU
+# seconds over the whole run, set-up included (`*_cpu_run_s`; the line's
+# own `client_cpu_s` and `client_cpu_pct` cover its measurement window only).
 load() {
     local label="$1" target="$2"; shift 2
     local before; before="$(server_cpu)"
@@ -82,7 +84,7 @@ load() {
     line="$(/usr/bin/time -f '%U %S' -o "$out/time.txt" taskset -c 1 "$bench" "$@" --target "$target" --label "$label")"
     local client; client="$(awk '{ printf "%.2f", $1 + $2 }' "$out/time.txt")"
     local server; server="$(awk -v a="$before" -v b="$(server_cpu)" 'BEGIN { printf "%.2f", b - a }')"
-    echo "$line server_cpu_s=$server client_cpu_s=$client" | tee -a "$out/results.txt"
+    echo "$line server_cpu_run_s=$server client_cpu_run_s=$client" | tee -a "$out/results.txt"
 }
 
 stop_all() {

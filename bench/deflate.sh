@@ -4,7 +4,9 @@
 # alternating over ROUNDS rounds in one run. Channel sockets agree
 # server_no_context_takeover, so each message is compressed once and the
 # same frame goes to every subscriber; the load tool inflates every frame
-# it receives (its CPU is printed beside each figure).
+# it receives (its CPU is printed beside each figure: `*_cpu_run_s` over
+# the whole run, subscribers' set-up included; the load line's own
+# `client_cpu_s` and `client_cpu_pct` over its measurement window only).
 #
 #   bash bench/deflate.sh            # ROUNDS=3
 set -euo pipefail
@@ -25,7 +27,7 @@ for round in $(seq "$rounds"); do
             --subscribers 10000 --messages 100 --rate 50 --size 200 --target rtweb --addr "127.0.0.1:$port")"
         server="$(awk -v a="$before" -v b="$(cpu "$pid")" 'BEGIN { printf "%.2f", b - a }')"
         client="$(awk '{ printf "%.2f", $1 + $2 }' "$out/time.txt")"
-        echo "round=$round $line server_cpu_s=$server client_cpu_s=$client" | tee -a "$out/results.txt"
+        echo "round=$round $line server_cpu_run_s=$server client_cpu_run_s=$client" | tee -a "$out/results.txt"
         kill "$pid"; wait "$pid" 2>/dev/null || true
     done
 done

@@ -49,9 +49,6 @@ def fmt(vs, digits=0):
         return f.format(m)
     return f"{f.format(m)} [{f.format(min(vs))}–{f.format(max(vs))}]"
 
-def ratio(a, b):
-    return f"{a / b:.2f}×" if a and b else "–"
-
 def round_ratios(scenario, target, base, metric, **match):
     """target/base per round, in round order; None for a round where either
     run was client-bound (its number is the client's, not the server's)."""
@@ -76,17 +73,62 @@ def paired(scenario, target, base, metric, **match):
     cancels out. Client-bound rounds are left out; None if none is left."""
     return med([v for v in round_ratios(scenario, target, base, metric, **match) if v is not None])
 
+def ratio_text(scenario, target, base, metric, digits=2, **match):
+    """paired() as text: "–" with no round that ran both, "client-bound" when
+    every such round was (never a ratio computed from a client-bound run)."""
+    per_round = round_ratios(scenario, target, base, metric, **match)
+    if not per_round:
+        return "–"
+    m = paired(scenario, target, base, metric, **match)
+    return f"{m:.{digits}f}×" if m else "client-bound"
+
 def ratio_cells(scenario, target, base, metric, **match):
     """The median ratio and each round's, client-bound rounds marked."""
     per_round = round_ratios(scenario, target, base, metric, **match)
     if not per_round:
         return None
-    m = paired(scenario, target, base, metric, **match)
     rounds_text = " ".join("cb" if v is None else f"{v:.2f}" for v in per_round)
-    return f"{m:.3f}×" if m else "– (all client-bound)", rounds_text
+    return ratio_text(scenario, target, base, metric, 3, **match), rounds_text
 
-def x(v, digits=2):
-    return f"{v:.{digits}f}×" if v else "–"
+def rate_cell(scenario, target, metric, digits=0, lower_is_better=False, **match):
+    """Server-bound runs' median [min–max]; with none, a bound on the
+    server's figure: a client-bound rate is a lower bound ("≥"), a
+    client-bound time an upper bound ("≤")."""
+    v = values(scenario, target, metric, **match)
+    if v:
+        return fmt(v, digits)
+    every = values(scenario, target, metric, include_client_bound=True, **match)
+    if not every:
+        return "–"
+    sign, best = ("≤", min(every)) if lower_is_better else ("≥", max(every))
+    return f"{sign} {best:,.{digits}f} (client-bound)"
+
+def median_text(scenario, target, metric, digits=1, **match):
+    """The median of the server-bound runs and its text, for a comparison
+    between servers: "–" without runs, "client-bound" when every run was."""
+    v = values(scenario, target, metric, **match)
+    if v:
+        return med(v), f"{med(v):,.{digits}f}"
+    return None, "client-bound" if matching(scenario, target, **match) else "–"
+
+def cpu_columns(op=None):
+    """The header cells cpu_cells fills: the server's CPU per `op` (none for
+    a scenario that counts no operations), then who set the figure."""
+    return ([f"server CPU µs/{op}"] if op else []) + ["client CPU %", "load core busy %", "client-bound runs"]
+
+def cpu_cells(scenario, target, per_op=True, **match):
+    """Both sides' CPU over the measurement window, every run's (cpu.rs):
+    the cells beside each figure that say whether it is the server's."""
+    every = lambda metric, digits=0: fmt(values(scenario, target, metric, True, **match), digits)
+    cb, n = bound_count(scenario, target, **match)
+    return ([every("server_us_per_op", 3)] if per_op else []) + [
+        every("client_cpu_pct"), every("load_core_busy_pct"), f"{cb} of {n}"]
+
+def table(*columns):
+    """A markdown table's header; returns a function printing one row."""
+    p("| " + " | ".join(columns) + " |")
+    p("|" + "---|" * len(columns))
+    return lambda *cells: p("| " + " | ".join(cells) + " |")
 
 def shell(cmd):
     try:
@@ -122,13 +164,15 @@ p("- the server under test is pinned to one core and the load tool to the other 
 p("")
 p("## How to read these numbers")
 p("")
-p("Every ws-echo and poll-rate run reports, over its measurement window, the server's")
-p("CPU time (`/proc/PID/stat`, all its threads), the load tool's (`/proc/self/stat`) and how")
-p("busy the load tool's core was (`/proc/stat`). A run whose load core was ≥ 95% busy is")
-p("**client-bound**: it measured the load tool, not the server. Its rate is shown only as a")
-p("lower bound (\"≥\"), and no ratio is ever computed from it (\"cb\" in the per-round")
-p("columns). Ratios are per round (the servers run back to back in each round), then the")
-p("median of the server-bound rounds.")
+p("Every run (ws-echo, the fan-outs, longpoll-wake, poll-rate, idle-memory) reports, over its")
+p("measurement window, the server's CPU time (`/proc/PID/stat`, all its threads), the load")
+p("tool's (`/proc/self/stat`, as \"client CPU %\" of the window) and how busy the load tool's")
+p("core was (`/proc/stat`); every table shows them beside its figures. A run whose load core")
+p("(or the load tool itself) was ≥ 95% busy is **client-bound**: it measured the load tool,")
+p("not the server. Its rate is shown only as a bound on the server's (\"≥\" a rate, \"≤\" a")
+p("time), and no ratio or comparison between servers is ever computed from it (\"cb\" in the")
+p("per-round columns, \"client-bound\" where a ratio would be). Ratios are per round (the")
+p("servers run back to back in each round), then the median of the server-bound rounds.")
 p("")
 
 p("## ws-echo: WebSocket echo, 100 connections, 16 messages in flight each")
@@ -139,26 +183,17 @@ p("peer's echo (`bench/peers/tungstenite-echo`, one flush per batch) and the raw
 p("floor (`bench/peers/tcp-echo`: same bytes, no protocol). The load tool writes frames")
 p("built once, from a buffer.")
 p("")
-p("| size | server | messages/s | MB/s | RTT p50 µs | RTT p99 µs | server CPU µs/msg | load core busy % | client-bound runs |")
-p("|---|---|---|---|---|---|---|---|---|")
+add = table("size", "server", "messages/s", "MB/s", "RTT p50 µs", "RTT p99 µs", *cpu_columns("msg"))
 echo_servers = ["floor", "rtweb", "uws", "rtweb-2t", "tungstenite"]
-def rate_cell(scenario, target, metric, digits=0, **match):
-    """Server-bound runs' median [min–max]; with none, a lower bound."""
-    v = values(scenario, target, metric, **match)
-    if v:
-        return fmt(v, digits)
-    every = values(scenario, target, metric, include_client_bound=True, **match)
-    return f"≥ {max(every):,.{digits}f} (client-bound)" if every else "–"
 for size in ["16", "1024", "65536"]:
     for target in echo_servers:
         if not matching("ws-echo", target, size=size):
             continue
-        cb, n = bound_count("ws-echo", target, size=size)
-        p(f"| {size} B | {target} | {rate_cell('ws-echo', target, 'msgs_per_s', size=size)} | "
-          f"{rate_cell('ws-echo', target, 'mb_per_s', 1, size=size)} | "
-          f"{fmt(values('ws-echo', target, 'rtt_p50_us', True, size=size))} | {fmt(values('ws-echo', target, 'rtt_p99_us', True, size=size))} | "
-          f"{fmt(values('ws-echo', target, 'server_us_per_op', True, size=size), 3)} | "
-          f"{fmt(values('ws-echo', target, 'load_core_busy_pct', True, size=size), 0)} | {cb} of {n} |")
+        add(f"{size} B", target, rate_cell("ws-echo", target, "msgs_per_s", size=size),
+            rate_cell("ws-echo", target, "mb_per_s", 1, size=size),
+            fmt(values("ws-echo", target, "rtt_p50_us", True, size=size)),
+            fmt(values("ws-echo", target, "rtt_p99_us", True, size=size)),
+            *cpu_cells("ws-echo", target, size=size))
 p("")
 p("Per-round ratios of messages/s (\"cb\": that round was client-bound on either side):")
 p("")
@@ -233,24 +268,24 @@ for scenario, title in [("sse-fanout", "SSE"), ("ws-fanout", "WebSocket")]:
     p("at 100/s, each carrying its publish time; the offered load (1M deliveries/s) is more")
     p("than either server delivers, so deliveries/s is capacity and latency includes queueing.")
     p("")
-    p("| server | deliveries/s | p50 ms | p99 ms | max ms | lost | duplicated |")
-    p("|---|---|---|---|---|---|---|")
+    add = table("server", "deliveries/s", "p50 ms", "p99 ms", "max ms", "lost", "duplicated", *cpu_columns("delivery"))
     for target in ["rtweb", "rtweb-2t", "nchan", "tungstenite"]:
-        d = values(scenario, target, "deliveries_per_s")
-        if not d:
+        if not matching(scenario, target):
             continue
-        lost = int(sum(values(scenario, target, "lost")))
-        dup = int(sum(values(scenario, target, "duplicated")))
-        p(f"| {target} | {fmt(d)} | {fmt(values(scenario, target, 'p50_ms'), 1)} | {fmt(values(scenario, target, 'p99_ms'), 1)} | "
-          f"{fmt(values(scenario, target, 'max_ms'), 1)} | {lost} | {dup} |")
-    v = paired(scenario, "rtweb", "nchan", "deliveries_per_s")
-    fan[scenario] = (v, med(values(scenario, "rtweb", "p99_ms")), med(values(scenario, "nchan", "p99_ms")))
+        every = lambda metric: values(scenario, target, metric, True)
+        add(target, rate_cell(scenario, target, "deliveries_per_s"), fmt(every("p50_ms"), 1),
+            fmt(every("p99_ms"), 1), fmt(every("max_ms"), 1), str(int(sum(every("lost")))),
+            str(int(sum(every("duplicated")))), *cpu_cells(scenario, target))
+    # The targets compare server-bound runs only.
+    fan[scenario] = (paired(scenario, "rtweb", "nchan", "deliveries_per_s"),
+                     ratio_text(scenario, "rtweb", "nchan", "deliveries_per_s"),
+                     median_text(scenario, "rtweb", "p99_ms"), median_text(scenario, "nchan", "p99_ms"))
     p("")
-    p(f"rtweb delivers {x(v)} Nchan's rate (median of per-round ratios).")
-    t = paired(scenario, "rtweb", "tungstenite", "deliveries_per_s")
-    if t:
+    p(f"Deliveries/s, rtweb / Nchan: {fan[scenario][1]} (median of per-round ratios).")
+    t = ratio_text(scenario, "rtweb", "tungstenite", "deliveries_per_s")
+    if t != "–":
         p("")
-        p(f"rtweb delivers {t:.2f}× the tokio-tungstenite peer's rate (its channel sockets: a")
+        p(f"Deliveries/s, rtweb / the tokio-tungstenite peer: {t} (its channel sockets: a")
         p("`tokio::sync::broadcast` per channel; its publisher is a WebSocket member, as it has no HTTP).")
     p("")
 
@@ -262,11 +297,16 @@ if has_longpoll:
   p("10,000 have their answer; then one client long-polls in a loop while 1,000 messages")
   p("are published (rtweb resumes with `after=`, Nchan with `If-Modified-Since`/`If-None-Match`).")
   p("")
-  p("| server | all answered (ms) | loop requests | lost |")
-  p("|---|---|---|---|")
+  p("The CPU columns cover the wake-up alone (tens of milliseconds: the 10 ms clock tick")
+  p("makes them coarse).")
+  p("")
+  add = table("server", "all answered (ms)", "loop requests", "lost", *cpu_columns("wake"))
   for target in ["rtweb", "nchan"]:
-      p(f"| {target} | {fmt(values('longpoll-wake', target, 'all_answered_ms'), 1)} | "
-        f"{fmt(values('longpoll-wake', target, 'loop_requests'))} | {int(sum(values('longpoll-wake', target, 'lost')))} |")
+      if not matching("longpoll-wake", target):
+          continue
+      add(target, rate_cell("longpoll-wake", target, "all_answered_ms", 1, lower_is_better=True),
+          fmt(values("longpoll-wake", target, "loop_requests", True)),
+          str(int(sum(values("longpoll-wake", target, "lost", True)))), *cpu_cells("longpoll-wake", target))
   p("")
 
 p("## poll-rate: 50 keep-alive connections polling as fast as they are answered")
@@ -276,17 +316,15 @@ p("(1: keep-alive, ask again on each answer; 16: pipelined). rtweb: `/poll?after
 p("empty channel, 200 with an empty list; nginx: a static file holding the same 27 bytes,")
 p("one worker (`bench/nginx-static/nginx.conf.in`); Nchan: interval-poll, 304.")
 p("")
-p("| pipeline | server | requests/s | p50 µs | p99 µs | server CPU µs/request | load core busy % | client-bound runs |")
-p("|---|---|---|---|---|---|---|---|")
+add = table("pipeline", "server", "requests/s", "p50 µs", "p99 µs", *cpu_columns("request"))
 for pipeline in ["1", "16"]:
     for target in ["rtweb", "rtweb-2t", "nginx", "nchan"]:
         if not matching("poll-rate", target, pipeline=pipeline):
             continue
-        cb, n = bound_count("poll-rate", target, pipeline=pipeline)
-        p(f"| {pipeline} | {target} | {rate_cell('poll-rate', target, 'requests_per_s', pipeline=pipeline)} | "
-          f"{fmt(values('poll-rate', target, 'p50_us', True, pipeline=pipeline))} | {fmt(values('poll-rate', target, 'p99_us', True, pipeline=pipeline))} | "
-          f"{fmt(values('poll-rate', target, 'server_us_per_op', True, pipeline=pipeline), 3)} | "
-          f"{fmt(values('poll-rate', target, 'load_core_busy_pct', True, pipeline=pipeline), 0)} | {cb} of {n} |")
+        add(pipeline, target, rate_cell("poll-rate", target, "requests_per_s", pipeline=pipeline),
+            fmt(values("poll-rate", target, "p50_us", True, pipeline=pipeline)),
+            fmt(values("poll-rate", target, "p99_us", True, pipeline=pipeline)),
+            *cpu_cells("poll-rate", target, pipeline=pipeline))
 p("")
 for pipeline in ["1", "16"]:
     for b in ["nginx", "nchan"]:
@@ -302,15 +340,17 @@ if matching("idle-memory", "rtweb", kind="http"):
   p("`rtweb-bench idle-memory --kind K --conns 10000 --pid PID`: the server's resident memory")
   p("(all its processes) after 10,000 idle connections of one kind, minus before, divided")
   p("by 10,000 — on a freshly started server warmed with 100 connections. Kernel socket")
-  p("buffers are not in any process's RSS and are the same for both.")
+  p("buffers are not in any process's RSS and are the same for both. The CPU columns cover")
+  p("opening the connections and a second idle; memory does not depend on how fast the")
+  p("client opened them, so bytes/conn counts client-bound runs too.")
   p("")
-  p("| kind | rtweb bytes/conn | Nchan bytes/conn |")
-  p("|---|---|---|")
+  add = table("kind", "server", "bytes/conn", *cpu_columns())
   for kind in ["http", "sse", "longpoll", "websocket"]:
-      r = values("idle-memory", "rtweb", "bytes_per_conn", kind=kind)
-      n = values("idle-memory", "nchan", "bytes_per_conn", kind=kind)
-      idle[kind] = (med(r), med(n))
-      p(f"| {kind} | {fmt(r)} | {fmt(n)} |")
+      memory = {target: values("idle-memory", target, "bytes_per_conn", True, kind=kind) for target in ["rtweb", "nchan"]}
+      idle[kind] = (med(memory["rtweb"]), med(memory["nchan"]))
+      for target, v in memory.items():
+          if matching("idle-memory", target, kind=kind):
+              add(kind, target, fmt(v), *cpu_cells("idle-memory", target, per_op=False, kind=kind))
   p("")
 
 p("## Targets")
@@ -321,28 +361,28 @@ def row(name, text, ok):
     p(f"| {name} | {text} | {'yes' if ok else '**no**'} |")
 for size in ["16", "1024"]:
     v = paired("ws-echo", "rtweb", "uws", "msgs_per_s", size=size)
-    row(f"ws-echo {size} B ≥ 1.0× uWebSockets", x(v, 3), bool(v and v >= 1.0))
+    row(f"ws-echo {size} B ≥ 1.0× uWebSockets", ratio_text("ws-echo", "rtweb", "uws", "msgs_per_s", 3, size=size), bool(v and v >= 1.0))
 for size, r, u in cpu_pairs:
     row(f"ws-echo {size} B server CPU/msg ≤ uWebSockets'", f"{r:.3f} vs {u:.3f} µs", r <= u)
 for size in ["16", "1024"]:
     v = paired("ws-echo", "rtweb", "floor", "msgs_per_s", size=size)
-    row(f"ws-echo {size} B ≥ 0.95× floor", x(v, 3), bool(v and v >= 0.95))
+    row(f"ws-echo {size} B ≥ 0.95× floor", ratio_text("ws-echo", "rtweb", "floor", "msgs_per_s", 3, size=size), bool(v and v >= 0.95))
 v = paired("ws-echo", "rtweb", "floor", "mb_per_s", size=65536)
-row("ws-echo 64 KiB ≥ 0.95× floor bytes/s", x(v, 3), bool(v and v >= 0.95))
+row("ws-echo 64 KiB ≥ 0.95× floor bytes/s", ratio_text("ws-echo", "rtweb", "floor", "mb_per_s", 3, size=65536), bool(v and v >= 0.95))
 for size in ["16", "1024"]:
     v = paired("ws-echo", "rtweb", "tungstenite", "msgs_per_s", size=size)
-    row(f"ws-echo {size} B ≥ 1.5× tokio-tungstenite", x(v), bool(v and v >= 1.5))
-for scenario, (v, rp, np_) in fan.items():
-    row(f"{scenario} ≥ 2× Nchan deliveries/s, p99 no worse", f"{x(v)}; p99 {rp} vs {np_} ms",
+    row(f"ws-echo {size} B ≥ 1.5× tokio-tungstenite", ratio_text("ws-echo", "rtweb", "tungstenite", "msgs_per_s", size=size), bool(v and v >= 1.5))
+for scenario, (v, text, (rp, rp_text), (np_, np_text)) in fan.items():
+    row(f"{scenario} ≥ 2× Nchan deliveries/s, p99 no worse", f"{text}; p99 {rp_text} vs {np_text} ms",
         bool(v and v >= 2 and rp is not None and np_ is not None and rp <= np_))
 if has_longpoll:
-    lr, ln = med(values("longpoll-wake", "rtweb", "all_answered_ms")), med(values("longpoll-wake", "nchan", "all_answered_ms"))
-    row("longpoll-wake 10,000 sooner than Nchan", f"{lr} vs {ln} ms", bool(lr and ln and lr < ln))
+    (lr, lr_text), (ln, ln_text) = (median_text("longpoll-wake", target, "all_answered_ms") for target in ["rtweb", "nchan"])
+    row("longpoll-wake 10,000 sooner than Nchan", f"{lr_text} vs {ln_text} ms", bool(lr and ln and lr < ln))
 for pipeline in ["1", "16"]:
     pv = paired("poll-rate", "rtweb", "nginx", "requests_per_s", pipeline=pipeline)
-    row(f"poll-rate (pipeline {pipeline}) ≥ nginx static file", x(pv), bool(pv and pv >= 1))
+    row(f"poll-rate (pipeline {pipeline}) ≥ nginx static file", ratio_text("poll-rate", "rtweb", "nginx", "requests_per_s", pipeline=pipeline), bool(pv and pv >= 1))
 pv = paired("poll-rate", "rtweb", "nchan", "requests_per_s", pipeline=1)
-row("poll-rate ≥ Nchan", x(pv), bool(pv and pv >= 1))
+row("poll-rate ≥ Nchan", ratio_text("poll-rate", "rtweb", "nchan", "requests_per_s", pipeline=1), bool(pv and pv >= 1))
 for kind, (r, n) in idle.items():
     limit_ok = kind == "http" or (r is not None and r <= 4096)
     row(f"idle {kind} ≤ Nchan" + ("" if kind == "http" else " and ≤ 4 KiB"), f"{r} vs {n} B",

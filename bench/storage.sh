@@ -37,7 +37,9 @@ serve() {
 }
 
 # load LABEL SCENARIO ARGS...: runs the load tool on core 1 against PORT;
-# prints its result line with both sides' CPU seconds.
+# prints its result line with both sides' CPU seconds over the whole run,
+# set-up included (`*_cpu_run_s`; the line's own `client_cpu_s` and
+# `client_cpu_pct` cover its measurement window only).
 load() {
     local label="$1"; shift
     local server_before; server_before="$(cpu "$PID")"
@@ -46,7 +48,7 @@ load() {
     line="$( { /usr/bin/time -f '%U %S' -o "$times" taskset -c 1 "$bench" "$@" --target rtweb --addr "127.0.0.1:$PORT" --label "$label"; } )"
     local client; client="$(awk '{ printf "%.2f", $1 + $2 }' "$times")"
     local server; server="$(awk -v a="$server_before" -v b="$(cpu "$PID")" 'BEGIN { printf "%.2f", b - a }')"
-    echo "$line server_cpu_s=$server client_cpu_s=$client" | tee -a "$out/results.txt"
+    echo "$line server_cpu_run_s=$server client_cpu_run_s=$client" | tee -a "$out/results.txt"
 }
 
 stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; rm -rf "$DATA"; }

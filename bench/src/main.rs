@@ -20,9 +20,10 @@
 //! publish-rate's publishers over those nodes in turn, and
 //! `--publish-addr IP:PORT` says where the fan-out publishes (default
 //! `--addr`).
-//! `--pid PID[,PID]` names the server's processes: `ws-echo` and `poll-rate`
-//! then report its CPU time over the measurement window beside the client's
-//! (`cpu.rs`). Loopback only: every address must be 127.0.0.1 or ::1.
+//! `--pid PID[,PID]` names the server's processes: every scenario but `fill`
+//! then reports its CPU time over the measurement window beside the
+//! client's (`cpu.rs`; without `--pid`, the client's alone).
+//! Loopback only: every address must be 127.0.0.1 or ::1.
 
 mod cpu;
 mod net;
@@ -181,13 +182,11 @@ fn main() {
             if target.pids.is_empty() {
                 usage("--pid PID[,PID]");
             }
-            let pids = target.pids.clone();
             idle::run(
                 &target,
                 &idle::Params {
                     conns: number("conns", 10_000) as usize,
                     kind,
-                    pids,
                 },
             );
         }

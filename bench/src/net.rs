@@ -11,6 +11,10 @@
 //! socket did not take; a read shorter than the buffer has drained the
 //! socket (epoll(7) Q&A 9), so no second read waits for `EAGAIN` — unless
 //! the event announced the peer's FIN, which brings no further edge.
+//!
+//! Every syscall here goes through `retry`: a signal (`strace -p` or
+//! `perf` attaching, a stop and continue) interrupts it with `EINTR`, which
+//! is no failure of the connection; the call is simply made again.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -39,7 +43,7 @@ pub struct Net {
 impl Net {
     pub fn new() -> Net {
         Net {
-            poll: Poll::new().expect("poll"),
+            poll: retry(Poll::new).expect("poll"),
             events: Events::with_capacity(4096),
             conns: Vec::new(),
             scratch: vec![0; 256 * 1024],
@@ -50,16 +54,18 @@ impl Net {
 
     /// Opens a connection (completing in the background); returns its id.
     pub fn connect(&mut self, addr: SocketAddr) -> usize {
-        let mut stream = TcpStream::connect(addr).expect("connect");
+        // An interrupted connect has closed its socket: a fresh one is made.
+        let mut stream = retry(|| TcpStream::connect(addr)).expect("connect");
         let id = self.conns.len();
-        self.poll
-            .registry()
-            .register(
+        let registry = self.poll.registry();
+        retry(|| {
+            registry.register(
                 &mut stream,
                 Token(id),
                 Interest::READABLE | Interest::WRITABLE,
             )
-            .expect("register");
+        })
+        .expect("register");
         self.conns.push(Conn {
             stream,
             input: Vec::new(),
@@ -80,7 +86,7 @@ impl Net {
         }
         let mut at = 0;
         while at < bytes.len() {
-            match conn.stream.write(&bytes[at..]) {
+            match retry(|| conn.stream.write(&bytes[at..])) {
                 Ok(n) => at += n,
                 Err(e)
                     if matches!(
@@ -90,7 +96,6 @@ impl Net {
                 {
                     break
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     conn.closed = true;
                     return;
@@ -103,10 +108,13 @@ impl Net {
     /// Waits up to `timeout` for readiness; returns the ids that got input.
     pub fn poll_once(&mut self, timeout: Duration) -> &[usize] {
         self.ready.clear();
-        if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
-            assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll: {e}");
-            return &self.ready;
-        }
+        // Interrupted, the wait resumes for what is left of `timeout`.
+        let deadline = Instant::now() + timeout;
+        retry(|| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.poll.poll(&mut self.events, Some(left))
+        })
+        .unwrap_or_else(|e| panic!("poll: {e}"));
         for event in self.events.iter() {
             let id = event.token().0;
             let conn = &mut self.conns[id];
@@ -117,7 +125,7 @@ impl Net {
                 let before = conn.input.len();
                 let to_the_end = event.is_read_closed() || event.is_error();
                 loop {
-                    match conn.stream.read(&mut self.scratch) {
+                    match retry(|| conn.stream.read(&mut self.scratch)) {
                         Ok(0) => {
                             conn.closed = true;
                             break;
@@ -129,7 +137,6 @@ impl Net {
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => {
                             conn.closed = true;
                             break;
@@ -166,7 +173,7 @@ impl Net {
 
 fn flush(conn: &mut Conn) {
     while conn.written < conn.output.len() {
-        match conn.stream.write(&conn.output[conn.written..]) {
+        match retry(|| conn.stream.write(&conn.output[conn.written..])) {
             Ok(n) => conn.written += n,
             Err(e)
                 if matches!(
@@ -176,7 +183,6 @@ fn flush(conn: &mut Conn) {
             {
                 break
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => {
                 conn.closed = true;
                 break;
@@ -186,6 +192,17 @@ fn flush(conn: &mut Conn) {
     if conn.written == conn.output.len() {
         conn.output.clear();
         conn.written = 0;
+    }
+}
+
+/// Makes the call `op` makes until a signal does not interrupt it (`EINTR`):
+/// every syscall of the load tool goes through here.
+pub fn retry<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            done => return done,
+        }
     }
 }
 
@@ -224,4 +241,24 @@ pub fn response_at(input: &[u8]) -> Option<(usize, usize)> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     (input.len() >= end + length).then_some((end, length))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_repeats_an_interrupted_call_and_passes_other_results_through() {
+        let mut calls = 0;
+        let result = retry(|| {
+            calls += 1;
+            match calls {
+                1 | 2 => Err(io::Error::from(io::ErrorKind::Interrupted)),
+                _ => Ok(calls),
+            }
+        });
+        assert_eq!(result.unwrap(), 3);
+        let failed: io::Result<()> = retry(|| Err(io::ErrorKind::WouldBlock.into()));
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+    }
 }

@@ -5,9 +5,16 @@
 //!
 //! The marker is found in the raw byte stream, so the same scanner reads
 //! rtweb's JSON frames and SSE events and Nchan's raw ones.
+//!
+//! The measurement window opens with the first publish (subscribers are
+//! connected by then) and closes when the last delivery has arrived; the
+//! result line carries both sides' CPU time over it, the server's per
+//! delivery, and `bound=client` when the client's core was saturated
+//! (see `cpu.rs`).
 
 use std::time::{Duration, Instant};
 
+use crate::cpu::Window;
 use crate::net::{head_end, take_response, Net};
 use crate::stats::{report, unix_nanos, Samples};
 use crate::target::{get, post, ws_upgrade, Kind, Target};
@@ -157,6 +164,7 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
     let mut samples = Samples::default();
     let (mut published, mut delivered) = (0u64, 0u64);
     let interval = Duration::from_secs_f64(1.0 / p.rate as f64);
+    let window = Window::start(&target.pids);
     let start = Instant::now();
     let mut last_delivery = start;
     let expected = p.messages * p.subscribers as u64;
@@ -220,9 +228,10 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
         .iter()
         .map(|s| s.lost + (p.messages + 1 - s.next))
         .sum();
+    let usage = window.finish();
     let duplicated: u64 = subs.iter().map(|s| s.duplicated).sum();
     let elapsed = last_delivery.duration_since(start).as_secs_f64();
-    report(&[
+    let mut fields = vec![
         (
             "scenario",
             match transport {
@@ -254,7 +263,9 @@ pub fn run(target: &Target, transport: Transport, p: &Params) {
         ),
         ("lost", lost.to_string()),
         ("duplicated", duplicated.to_string()),
-    ]);
+    ];
+    fields.extend(usage.fields(delivered));
+    report(&fields);
 }
 
 /// Takes the complete frames off `input`, appending each payload to `out`

@@ -1,8 +1,14 @@
 //! `idle-memory`: N idle connections of one kind; the server's resident
 //! memory growth divided by N.
+//!
+//! The measurement window runs from the first resident-memory reading
+//! (after the warm-up) to the second: N connections opened, then a second
+//! idle. The result line carries both sides' CPU time over it and `bound`
+//! (see `cpu.rs`); it counts no operations, so no per-op figure.
 
 use std::time::Duration;
 
+use crate::cpu::Window;
 use crate::net::{head_end, Net};
 use crate::stats::report;
 use crate::target::{get, ws_upgrade, Target};
@@ -19,8 +25,6 @@ pub enum Kind {
 pub struct Params {
     pub conns: usize,
     pub kind: Kind,
-    /// The server's processes (nginx: master and worker).
-    pub pids: Vec<u32>,
 }
 
 /// Resident set size of `pids`, in bytes (from /proc/PID/status).
@@ -62,7 +66,9 @@ pub fn run(target: &Target, p: &Params) {
     drop(warm);
     std::thread::sleep(Duration::from_millis(500));
 
-    let before = rss(&p.pids);
+    // The server's processes (`target.pids`; nginx: master and worker).
+    let before = rss(&target.pids);
+    let window = Window::start(&target.pids);
     let mut net = Net::new();
     let mut answered = vec![!expect_head; p.conns];
     for batch in (0..p.conns).step_by(500) {
@@ -82,10 +88,11 @@ pub fn run(target: &Target, p: &Params) {
         });
     }
     net.run_until(Duration::from_secs(1), |_, _| false);
-    let after = rss(&p.pids);
+    let usage = window.finish();
+    let after = rss(&target.pids);
     let open = net.conns.iter().filter(|c| !c.closed).count();
     assert_eq!(open, p.conns, "the server closed idle connections");
-    report(&[
+    let mut fields = vec![
         ("scenario", "idle-memory".into()),
         ("target", target.name().into()),
         ("kind", format!("{:?}", p.kind).to_lowercase()),
@@ -96,5 +103,7 @@ pub fn run(target: &Target, p: &Params) {
             "bytes_per_conn",
             ((after.saturating_sub(before)) / p.conns as u64).to_string(),
         ),
-    ]);
+    ];
+    fields.extend(usage.fields(0));
+    report(&fields);
 }

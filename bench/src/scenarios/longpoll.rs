@@ -4,9 +4,16 @@
 //!
 //! rtweb resumes with `after=last_id`; Nchan with the `Last-Modified` and
 //! `Etag` of its previous answer (`If-Modified-Since`, `If-None-Match`).
+//!
+//! The measurement window is the wake-up: from the publish (all N parked)
+//! until the last answer. The result line carries both sides' CPU time
+//! over it, the server's per wake, and `bound=client` when the client's
+//! core was saturated (see `cpu.rs`). Over a wake-up of tens of
+//! milliseconds the clock tick (10 ms) makes these coarse.
 
 use std::time::{Duration, Instant};
 
+use crate::cpu::Window;
 use crate::net::{header, take_response, Net};
 use crate::scenarios::fanout::scan_markers;
 use crate::stats::{report, unix_nanos};
@@ -32,10 +39,11 @@ pub fn run(target: &Target, p: &Params) {
     wait_for_subscribers(&mut net, target, &channel, p.waiters);
 
     let publisher = net.connect(target.addr);
+    let window = Window::start(&target.pids);
     let start = Instant::now();
     net.send(publisher, &post(&target.publish(&channel), b"#1:0#wake"));
     let mut answered = vec![false; p.waiters];
-    let mut count = 0;
+    let mut count = 0u64;
     let all = net.run_until(Duration::from_secs(60), |net, ready| {
         for &id in ready {
             if id < p.waiters && !answered[id] && take_response(&mut net.conns[id].input).is_some()
@@ -44,9 +52,10 @@ pub fn run(target: &Target, p: &Params) {
                 count += 1;
             }
         }
-        count == p.waiters
+        count == p.waiters as u64
     });
     let wake_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let usage = window.finish();
     assert!(
         all,
         "only {count} of {} long polls were answered",
@@ -54,7 +63,7 @@ pub fn run(target: &Target, p: &Params) {
     );
 
     let (lost, requests) = resume_loop(target, &channel, p.messages);
-    report(&[
+    let mut fields = vec![
         ("scenario", "longpoll-wake".into()),
         ("target", target.name().into()),
         ("waiters", p.waiters.to_string()),
@@ -62,7 +71,9 @@ pub fn run(target: &Target, p: &Params) {
         ("loop_messages", p.messages.to_string()),
         ("loop_requests", requests.to_string()),
         ("lost", lost.to_string()),
-    ]);
+    ];
+    fields.extend(usage.fields(count));
+    report(&fields);
 }
 
 /// Publishes `messages` while one client long-polls in a loop; returns the

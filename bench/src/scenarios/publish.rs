@@ -6,9 +6,16 @@
 //! percentiles. `fill`: as fast as the server takes them, pipelined, one
 //! message to each of `--channels` channels `--per-channel` times (for the
 //! memory a million channels cost, and for start-up on a full store).
+//!
+//! `publish-rate` measures after a one-second warm-up, and its result line
+//! carries both sides' CPU time over that window, the server's per
+//! acknowledged message, and `bound=client` when the client's core was
+//! saturated, as in `ws-echo` (see `cpu.rs`). `fill` times the whole run,
+//! connections included, and reports no CPU.
 
 use std::time::{Duration, Instant};
 
+use crate::cpu::Window;
 use crate::net::{take_response, Net};
 use crate::stats::{report, Samples};
 use crate::target::{post, Target};
@@ -37,9 +44,13 @@ pub fn rate(target: &Target, p: &Params) {
     let warmup_end = start + Duration::from_secs(1);
     let end = warmup_end + Duration::from_secs(p.seconds);
     let (mut acknowledged, mut latency, mut refused) = (0u64, Samples::default(), 0u64);
+    let mut window: Option<Window> = None;
     while Instant::now() < end {
         let ready = net.poll_once(Duration::from_millis(5)).to_vec();
         let now = Instant::now();
+        if window.is_none() && now >= warmup_end {
+            window = Some(Window::start(&target.pids));
+        }
         for id in ready {
             while let Some((head, _)) = take_response(&mut net.conns[id].input) {
                 // Any 2xx: Nchan answers 201 (delivered) or 202 (stored, no subscriber).
@@ -55,18 +66,21 @@ pub fn rate(target: &Target, p: &Params) {
         }
     }
     assert_eq!(refused, 0, "publishes were refused");
-    report(&[
+    let usage = window.expect("the run outlasts its warm-up").finish();
+    let mut fields = vec![
         ("scenario", "publish-rate".into()),
         ("target", target.name().into()),
         ("conns", p.conns.to_string()),
         ("channels", p.channels.to_string()),
         (
             "acknowledged_per_s",
-            format!("{:.0}", acknowledged as f64 / p.seconds as f64),
+            format!("{:.0}", acknowledged as f64 / usage.seconds),
         ),
         ("p50_us", latency.percentile(50.0).to_string()),
         ("p99_us", latency.percentile(99.0).to_string()),
-    ]);
+    ];
+    fields.extend(usage.fields(acknowledged));
+    report(&fields);
 }
 
 pub struct FillParams {
