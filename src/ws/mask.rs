@@ -12,24 +12,20 @@
 /// XORs `data` with `key`, where `data` starts `offset` bytes into the
 /// payload (a payload may arrive in several pieces).
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
-    // Rotate the key so that data[0] pairs with key[offset % 4].
-    let key = rotate(key, offset);
-    let key64 = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    // The key as a little-endian word, rotated so that its low byte pairs
+    // with data[0] (key[offset % 4]), then repeated into 64 bits.
+    let key32 = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    let mut key64 = u64::from(key32) << 32 | u64::from(key32);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
-        let word = u64::from_ne_bytes((&*chunk).try_into().expect("8 bytes")) ^ key64;
-        chunk.copy_from_slice(&word.to_ne_bytes());
+        let word = u64::from_le_bytes((&*chunk).try_into().expect("8 bytes")) ^ key64;
+        chunk.copy_from_slice(&word.to_le_bytes());
     }
-    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[i % 4];
+    // The last 0–7 bytes: the key's low byte, then the next, and so on.
+    for byte in chunks.into_remainder() {
+        *byte ^= key64 as u8;
+        key64 >>= 8;
     }
-}
-
-fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let s = offset % 4;
-    [key[s], key[(s + 1) % 4], key[(s + 2) % 4], key[(s + 3) % 4]]
 }
 
 /// The plain definition, kept for tests and benchmarks to compare against.
