@@ -31,10 +31,20 @@ fn main() -> io::Result<()> {
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        poll.poll(&mut events, None)?;
+        // A signal (strace or perf attaching to count syscalls) interrupts
+        // the wait: no failure, just wait again.
+        match poll.poll(&mut events, None) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => result?,
+        }
         for event in events.iter() {
             if event.token() == LISTENER {
-                while let Ok((mut stream, _)) = listener.accept() {
+                loop {
+                    let mut stream = match listener.accept() {
+                        Ok((stream, _)) => stream,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(_) => break, // WouldBlock: accepted them all
+                    };
                     stream.set_nodelay(true)?;
                     let token = Token(conns.len());
                     poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
@@ -60,6 +70,7 @@ fn main() -> io::Result<()> {
                                 match conn.stream.write(&buf[sent..n]) {
                                     Ok(w) => sent += w,
                                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                                     Err(_) => {
                                         alive = false;
                                         break;
@@ -73,6 +84,7 @@ fn main() -> io::Result<()> {
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => {
                         alive = false;
                         break;
@@ -85,6 +97,7 @@ fn main() -> io::Result<()> {
                         conn.pending.drain(..n);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => {
                         alive = false;
                         break;
