@@ -358,7 +358,9 @@ p("")
 p("| target | measured | met |")
 p("|---|---|---|")
 def row(name, text, ok):
-    p(f"| {name} | {text} | {'yes' if ok else '**no**'} |")
+    # A ratio no server-bound round could give is unknown, not missed.
+    met = "not measured here" if text == "client-bound" else ("yes" if ok else "**no**")
+    p(f"| {name} | {text} | {met} |")
 for size in ["16", "1024"]:
     v = paired("ws-echo", "rtweb", "uws", "msgs_per_s", size=size)
     row(f"ws-echo {size} B ≥ 1.0× uWebSockets", ratio_text("ws-echo", "rtweb", "uws", "msgs_per_s", 3, size=size), bool(v and v >= 1.0))
