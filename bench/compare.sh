@@ -65,6 +65,9 @@ uws_bin=""
 if [ -n "${UWS_DIR:-}" ]; then
     build_uws "$UWS_DIR" "$out/uws"
     uws_bin="$out/uws/uws-echo"
+    # For report.py: which uWebSockets and uSockets the numbers are from.
+    UWS_VERSION="$(git -C "$UWS_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown), uSockets $(git -C "$UWS_DIR/uSockets" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    export UWS_VERSION
 fi
 echo_servers="floor rtweb tungstenite rtweb-2t"
 [ -n "$uws_bin" ] && echo_servers="floor rtweb uws tungstenite rtweb-2t"

@@ -160,6 +160,8 @@ p(f"- memory: {memory_gib} GiB")
 p(f"- kernel: {platform.release()}")
 p(f"- rtweb: release build, `--threads 1` unless marked `rtweb-2t` (`--threads 2`); Nchan: "
   f"nginx {nginx_version} with libnginx-mod-nchan, one worker")
+if os.environ.get("UWS_VERSION"):
+    p(f"- uWebSockets: {os.environ['UWS_VERSION']} (`EchoServer` built by `bench/lib.sh`)")
 p("- the server under test is pinned to one core and the load tool to the other (`taskset -c`)")
 p("")
 p("## How to read these numbers")
