@@ -79,8 +79,9 @@ pub struct Exchange {
     /// The connection's token: what long polls and streams subscribe with.
     token: usize,
     decoder: RequestDecoder,
-    /// The request whose body is being received.
-    request: Option<Receiving>,
+    /// The request whose body is being received. Boxed, like `loading`:
+    /// every idle connection carries these fields, few use them.
+    request: Option<Box<Receiving>>,
     /// When the connection last had something to do: input arrived, or a
     /// parked request was answered (the idle timeout runs from here).
     last_input: Instant,
@@ -89,7 +90,7 @@ pub struct Exchange {
     awaiting: Option<Reply>,
     /// A request waits for its channel to be loaded (`--redis`); it is
     /// served again when the relay's mail comes. Requests behind it wait.
-    loading: Option<Loading>,
+    loading: Option<Box<Loading>>,
 }
 
 /// A request set aside until its channel is in the hub.
@@ -140,14 +141,14 @@ impl Exchange {
         out: &mut OutputQueue,
         app: &mut App,
     ) -> (Close, Option<Turn>) {
-        let Some(Loading {
+        let Some(loading) = self.loading.take() else {
+            return (Close::Open, None);
+        };
+        let Loading {
             head,
             channel,
             attempts,
-        }) = self.loading.take()
-        else {
-            return (Close::Open, None);
-        };
+        } = *loading;
         match outcome {
             Ok(arrival) => {
                 let served = self.serve(head, Vec::new(), attempts, out, app);
@@ -214,7 +215,7 @@ impl Exchange {
                         Some(RequestEvent::Body(data)) => self.on_body(data, app).err(),
                         Some(RequestEvent::End) => {
                             if let Some(receiving) = self.request.take() {
-                                let Receiving { head, body, .. } = receiving;
+                                let Receiving { head, body, .. } = *receiving;
                                 (done.close, done.turn) = self.dispatch(head, body, out, app);
                             }
                             None
@@ -243,13 +244,13 @@ impl Exchange {
         {
             out.with_owned(|buf| write_interim(buf, Status::CONTINUE));
         }
-        self.request = Some(Receiving {
+        self.request = Some(Box::new(Receiving {
             head,
             body: Vec::new(),
             held: Held::new(&app.shared.buffered),
             head_done: app.now,
             last_byte: app.now,
-        });
+        }));
     }
 
     /// A piece of body: kept, if the process-wide budget has room for it
@@ -384,11 +385,11 @@ impl Exchange {
             }
             Action::Load { channel } => {
                 subscription::load(app, channel.clone(), token);
-                self.loading = Some(Loading {
+                self.loading = Some(Box::new(Loading {
                     head,
                     channel,
                     attempts: loads + 1,
-                });
+                }));
                 return (Close::Open, None);
             }
             Action::Publish { channel, text } => {

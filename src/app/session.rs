@@ -36,7 +36,7 @@ use crate::store::StoreError;
 #[derive(Debug)]
 enum Mode {
     Http,
-    LongPoll(LongPoll),
+    LongPoll(Box<LongPoll>),
     EventStream(Box<EventStream>),
     WebSocket(Box<WebSocket>),
     /// An error answer is queued, or the connection idled out; input is
@@ -95,7 +95,7 @@ impl Session {
         self.escalate(close);
         let mode = match turn {
             None => return,
-            Some(Turn::LongPoll(parked)) => Mode::LongPoll(parked),
+            Some(Turn::LongPoll(parked)) => Mode::LongPoll(Box::new(parked)),
             Some(Turn::EventStream(stream)) => Mode::EventStream(stream),
             Some(Turn::WebSocket(ws)) => Mode::WebSocket(ws),
             Some(Turn::Closing) => Mode::Closing,
