@@ -33,7 +33,7 @@
 
 use super::deflate::{Deflater, Inflater};
 use super::frame::{close_code, write_close, write_frame, FrameHeader, OpCode, ProtocolError};
-use super::mask::apply_mask;
+use super::mask::extend_masked;
 use super::message::{MessageAssembler, WsMessage};
 use super::negotiation::DeflateParams;
 
@@ -272,9 +272,7 @@ impl WsConnection {
         let mask = header.mask.expect("checked at the header");
         let piece = &input[..take];
         if header.opcode.is_control() {
-            let start = self.control.len();
-            self.control.extend_from_slice(piece);
-            apply_mask(&mut self.control[start..], mask, received as usize);
+            extend_masked(&mut self.control, piece, mask, received as usize);
         } else {
             self.message.payload(piece, mask, received as usize)?;
         }

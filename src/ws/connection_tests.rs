@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::ws::frame::write_client_frame;
+use crate::ws::mask::apply_mask;
 use proptest::prelude::*;
 
 const MASK: [u8; 4] = [0x12, 0x34, 0x56, 0x78];

@@ -227,9 +227,7 @@ pub fn write_client_frame(
     write_header(out, fin, opcode, payload.len());
     out[start + 1] |= 0x80;
     out.extend_from_slice(&mask);
-    let body = out.len();
-    out.extend_from_slice(payload);
-    super::mask::apply_mask(&mut out[body..], mask, 0);
+    super::mask::extend_masked(out, payload, mask, 0);
 }
 
 /// Appends a Close frame with `code` and `reason`.

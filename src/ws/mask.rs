@@ -28,6 +28,16 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
+/// Appends `bytes` XORed with `key` (`bytes` starting `offset` bytes into
+/// the payload): how a received piece joins its message, unmasked, and how
+/// a client's frame is built, masked — the same operation either way.
+#[inline]
+pub fn extend_masked(out: &mut Vec<u8>, bytes: &[u8], key: [u8; 4], offset: usize) {
+    let start = out.len();
+    out.extend_from_slice(bytes);
+    apply_mask(&mut out[start..], key, offset);
+}
+
 /// The plain definition, kept for tests and benchmarks to compare against.
 pub fn apply_mask_bytewise(data: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in data.iter_mut().enumerate() {

@@ -16,7 +16,7 @@
 
 use super::deflate::Inflater;
 use super::frame::{close_code, FrameHeader, OpCode, ProtocolError};
-use super::mask::apply_mask;
+use super::mask::{apply_mask, extend_masked};
 use super::utf8::Utf8Validator;
 
 /// A complete message. `data` is valid UTF-8 when `opcode` is `Text`.
@@ -127,8 +127,7 @@ impl MessageAssembler {
             return self.inflate(masked, mask, offset, is_text);
         }
         let start = self.buffer.len();
-        self.buffer.extend_from_slice(masked);
-        apply_mask(&mut self.buffer[start..], mask, offset);
+        extend_masked(&mut self.buffer, masked, mask, offset);
         check_text(&mut self.utf8, is_text, &self.buffer[start..])
     }
 
