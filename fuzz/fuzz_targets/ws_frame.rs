@@ -1,7 +1,8 @@
 //! Arbitrary bytes, in arbitrary pieces, through the WebSocket frame
 //! decoder and message assembler.
 //!
-//! Never panics; never uses more than it was given; a text message that
+//! Never panics; never uses more than it was given, nor changes what it did
+//! not use; a text message that
 //! comes out is valid UTF-8 and no message exceeds the size limit; after
 //! the connection is closed it takes everything and emits nothing more.
 #![no_main]
@@ -9,25 +10,22 @@
 use libfuzzer_sys::fuzz_target;
 use rtweb::ws::{OpCode, WsConnection, WsEvent, WsState};
 
+#[path = "../common/ws_reads.rs"]
+mod ws_reads;
+
 const MAX: usize = 4096;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&piece, stream)) = data.split_first() else { return };
+    let Some((&piece, stream)) = data.split_first() else {
+        return;
+    };
     let piece = usize::from(piece).max(1);
     let mut ws = WsConnection::new(MAX);
-    let (mut out, mut events, mut buffered) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut out, mut buffered) = (Vec::new(), Vec::new());
     let mut closed = false;
     for part in stream.chunks(piece) {
         buffered.extend_from_slice(part);
-        loop {
-            let used = ws.receive(&buffered, &mut out, &mut events);
-            assert!(used <= buffered.len());
-            buffered.drain(..used);
-            if used == 0 || buffered.is_empty() {
-                break;
-            }
-        }
-        for event in events.drain(..) {
+        ws_reads::receive_all(&mut ws, &mut buffered, &mut out, |_, event, _| {
             assert!(!closed, "event after close");
             match event {
                 WsEvent::Message(m) => {
@@ -39,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
                 WsEvent::Closed { .. } => closed = true,
                 WsEvent::Pong => {}
             }
-        }
+        });
         assert_eq!(closed, ws.state() == WsState::Closed);
     }
 });

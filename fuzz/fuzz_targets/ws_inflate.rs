@@ -11,31 +11,32 @@
 use libfuzzer_sys::fuzz_target;
 use rtweb::ws::{DeflateParams, OpCode, WsConnection, WsEvent, WsState};
 
+#[path = "../common/ws_reads.rs"]
+mod ws_reads;
+
 const MAX: usize = 4096;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&choice, stream)) = data.split_first() else { return };
+    let Some((&choice, stream)) = data.split_first() else {
+        return;
+    };
     let deflate = DeflateParams {
         server_no_context_takeover: choice & 1 != 0,
         client_no_context_takeover: choice & 2 != 0,
         server_max_window_bits: 8 + (choice >> 2 & 7),
         name_server_window: choice & 0x20 != 0,
     };
-    let piece = if choice & 0x40 != 0 { 1 } else { 256 << (choice >> 7) };
+    let piece = if choice & 0x40 != 0 {
+        1
+    } else {
+        256 << (choice >> 7)
+    };
     let mut ws = WsConnection::with_deflate(MAX, Some(deflate));
-    let (mut out, mut events, mut buffered) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut out, mut buffered) = (Vec::new(), Vec::new());
     let mut closed = false;
     for part in stream.chunks(piece) {
         buffered.extend_from_slice(part);
-        loop {
-            let used = ws.receive(&buffered, &mut out, &mut events);
-            assert!(used <= buffered.len());
-            buffered.drain(..used);
-            if used == 0 || buffered.is_empty() {
-                break;
-            }
-        }
-        for event in events.drain(..) {
+        ws_reads::receive_all(&mut ws, &mut buffered, &mut out, |ws, event, out| {
             assert!(!closed, "event after close");
             match event {
                 WsEvent::Message(m) => {
@@ -46,13 +47,13 @@ fuzz_target!(|data: &[u8]| {
                     // Echo it back compressed: the sending side must cope
                     // with whatever came in.
                     if ws.state() == WsState::Open {
-                        ws.write_message(m.opcode, &m.data, &mut out);
+                        ws.write_message(m.opcode, &m.data, out);
                     }
                 }
                 WsEvent::Closed { .. } => closed = true,
                 WsEvent::Pong => {}
             }
-        }
+        });
         assert_eq!(closed, ws.state() == WsState::Closed);
         out.clear();
     }

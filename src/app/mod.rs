@@ -278,7 +278,7 @@ impl Service for App {
     fn input(
         &mut self,
         s: &mut Session,
-        input: &[u8],
+        input: &mut [u8],
         out: &mut OutputQueue,
         now: Instant,
     ) -> usize {

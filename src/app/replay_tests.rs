@@ -180,7 +180,7 @@ fn check_order(after: u64, seen: &[Seen]) -> Option<u64> {
 fn client(clock: &mut Clock, technique: Technique, after: u64, late: usize) -> Vec<Seen> {
     let (mut session, mut out) = clock.open();
     let request = request(technique, &after.to_string());
-    session.on_input(request.as_bytes(), &mut out, &mut clock.app);
+    session.on_input(&mut request.as_bytes().to_vec(), &mut out, &mut clock.app);
     let budget = clock.app.config().max_pending;
     let mut bytes = written_bytes(&mut out);
     let mut late = late;
@@ -283,7 +283,7 @@ fn ids_that_are_not_u64_are_refused_or_a_gap() {
         ] {
             let (mut session, mut out) = clock.open();
             let request = request(technique, after);
-            session.on_input(request.as_bytes(), &mut out, &mut clock.app);
+            session.on_input(&mut request.as_bytes().to_vec(), &mut out, &mut clock.app);
             let text = String::from_utf8(written_bytes(&mut out)).unwrap();
             assert!(
                 text.starts_with("HTTP/1.1 400 Bad Request\r\n"),
@@ -299,7 +299,7 @@ fn ids_that_are_not_u64_are_refused_or_a_gap() {
     for id in ["18446744073709551616", "-1", "x"] {
         let (mut session, mut out) = clock.open();
         let request = request(Technique::LastEventId, id);
-        session.on_input(request.as_bytes(), &mut out, &mut clock.app);
+        session.on_input(&mut request.as_bytes().to_vec(), &mut out, &mut clock.app);
         let seen = parse(Technique::LastEventId, &written_bytes(&mut out));
         assert_eq!(seen, [Seen::Gap, Seen::Message(1)], "Last-Event-ID: {id}");
         session.on_closed(&clock.app);

@@ -114,7 +114,7 @@ impl Session {
 
     /// Bytes arrived; returns how many were used. Unused bytes stay buffered
     /// by the loop and are offered again after the next event.
-    pub fn on_input(&mut self, input: &[u8], out: &mut OutputQueue, app: &mut App) -> usize {
+    pub fn on_input(&mut self, input: &mut [u8], out: &mut OutputQueue, app: &mut App) -> usize {
         let mut used = 0;
         // A request may turn the connection; the rest of the input then
         // belongs to the new mode (frames right behind a WebSocket handshake).
@@ -135,7 +135,7 @@ impl Session {
                     }
                 }
                 Mode::WebSocket(ws) => {
-                    let (n, close) = ws.on_input(&input[used..], out, app);
+                    let (n, close) = ws.on_input(&mut input[used..], out, app);
                     self.escalate(close);
                     return used + n;
                 }

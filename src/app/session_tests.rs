@@ -11,7 +11,10 @@ fn head_timeout_answers_408_ten_seconds_after_the_first_byte() {
     let mut clock = Clock::new();
     let (mut session, mut out) = clock.open();
     // The head starts arriving at 1 s and never finishes.
-    assert_eq!(session.on_input(b"GET / HT", &mut out, clock.at(1)), 0);
+    assert_eq!(
+        session.on_input(&mut b"GET / HT".to_vec(), &mut out, clock.at(1)),
+        0
+    );
     assert_eq!(
         session.deadline(clock.at(1)),
         Some(clock.start + Duration::from_secs(11))
@@ -29,7 +32,7 @@ fn idle_keep_alive_connection_closes_after_sixty_seconds() {
     let (mut session, mut out) = clock.open();
     let request = b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     assert_eq!(
-        session.on_input(request, &mut out, clock.at(5)),
+        session.on_input(&mut request.to_vec(), &mut out, clock.at(5)),
         request.len()
     );
     assert!(written(&mut out).starts_with("HTTP/1.1 200 OK\r\n"));
@@ -48,7 +51,7 @@ fn parked_long_poll_answers_empty_at_its_timeout() {
     let mut clock = Clock::new();
     let (mut session, mut out) = clock.open();
     let request = b"GET /ch/quiet/longpoll?timeout=45 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    session.on_input(request, &mut out, clock.at(0));
+    session.on_input(&mut request.to_vec(), &mut out, clock.at(0));
     assert!(out.is_empty(), "parked: no answer yet");
     assert_eq!(clock.app.shared.hub().subscriber_count(), 1);
     session.on_timer(&mut out, clock.at(44));
@@ -68,7 +71,10 @@ fn a_body_that_never_comes_is_closed_at_the_body_timeout() {
     let mut clock = Clock::new();
     let (mut session, mut out) = clock.open();
     let head = b"POST /ch/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n";
-    assert_eq!(session.on_input(head, &mut out, clock.at(0)), head.len());
+    assert_eq!(
+        session.on_input(&mut head.to_vec(), &mut out, clock.at(0)),
+        head.len()
+    );
     assert_eq!(clock.seconds_after(session.deadline(&clock.app)), Some(10));
     assert_eq!(clock.fire_at_deadline(&mut session, &mut out), None);
     assert!(written(&mut out).starts_with("HTTP/1.1 408 Request Timeout\r\n"));
@@ -87,13 +93,19 @@ fn a_trickled_body_is_closed_at_the_whole_body_timeout() {
     let mut clock = Clock::new();
     let (mut session, mut out) = clock.open();
     let head = b"POST /ch/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 30000\r\n\r\n";
-    session.on_input(head, &mut out, clock.at(0));
+    session.on_input(&mut head.to_vec(), &mut out, clock.at(0));
     // More than the uncharged allowance at once, so that it is charged.
     let start = vec![b'x'; crate::budget::UNCHARGED + 10];
-    assert_eq!(session.on_input(&start, &mut out, clock.at(0)), start.len());
+    assert_eq!(
+        session.on_input(&mut start.to_vec(), &mut out, clock.at(0)),
+        start.len()
+    );
     // One byte every 9 s: always under the 10 s between bytes.
     for t in (9..60).step_by(9) {
-        assert_eq!(session.on_input(b"x", &mut out, clock.at(t)), 1);
+        assert_eq!(
+            session.on_input(&mut b"x".to_vec(), &mut out, clock.at(t)),
+            1
+        );
         let next = clock.seconds_after(session.deadline(&clock.app));
         assert_eq!(next, Some((t + 10).min(60)));
     }
@@ -114,7 +126,7 @@ fn every_http_timer_fires_once_and_rearms_in_the_future() {
     let mut out = OutputQueue::default();
     // Head timeout.
     let mut session = Session::new(1, clock.at(0));
-    session.on_input(b"GET / HT", &mut out, clock.at(1));
+    session.on_input(&mut b"GET / HT".to_vec(), &mut out, clock.at(1));
     assert_eq!(clock.fire_at_deadline(&mut session, &mut out), None);
     written(&mut out);
     // Idle timeout.
@@ -126,8 +138,8 @@ fn every_http_timer_fires_once_and_rearms_in_the_future() {
     // idle deadline from the last input — not the passed body deadline.
     let mut session = Session::new(3, clock.at(0));
     let head = b"POST /ch/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n";
-    session.on_input(head, &mut out, clock.at(0));
-    session.on_input(b"x", &mut out, clock.at(5));
+    session.on_input(&mut head.to_vec(), &mut out, clock.at(0));
+    session.on_input(&mut b"x".to_vec(), &mut out, clock.at(5));
     session.on_timer(&mut out, clock.at(15));
     assert_eq!(session.close(), Close::Open);
     assert_eq!(clock.seconds_after(session.deadline(&clock.app)), Some(65));
@@ -138,7 +150,7 @@ fn stream_timers_rearm_in_the_future() {
     let mut clock = Clock::new();
     let (mut session, mut out) = clock.open();
     session.on_input(
-        b"GET /ch/s/sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        &mut b"GET /ch/s/sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_vec(),
         &mut out,
         clock.at(0),
     );
@@ -164,7 +176,7 @@ fn a_parked_long_poll_times_out_once_and_rearms_the_idle_timeout() {
     let mut clock = Clock::new();
     let (mut session, mut out) = clock.open();
     let request = b"GET /ch/quiet/longpoll?timeout=45 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    session.on_input(request, &mut out, clock.at(0));
+    session.on_input(&mut request.to_vec(), &mut out, clock.at(0));
     assert_eq!(clock.seconds_after(session.deadline(&clock.app)), Some(45));
     let next = clock.fire_at_deadline(&mut session, &mut out);
     assert!(written(&mut out).starts_with("HTTP/1.1 200 OK\r\n"));
@@ -178,7 +190,7 @@ fn an_unanswered_ping_closes_the_websocket_one_period_later() {
     let mut clock = Clock::new();
     let (mut session, mut out) = clock.open();
     assert_eq!(
-        session.on_input(UPGRADE, &mut out, clock.at(0)),
+        session.on_input(&mut UPGRADE.to_vec(), &mut out, clock.at(0)),
         UPGRADE.len()
     );
     assert!(written_bytes(&mut out).starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
@@ -188,7 +200,10 @@ fn an_unanswered_ping_closes_the_websocket_one_period_later() {
     assert_eq!(written_bytes(&mut out), PING);
     assert_eq!(clock.seconds_after(next), Some(60));
     // A pong at 40 s: the connection is alive; the next ping is due at 70.
-    assert_eq!(session.on_input(PONG, &mut out, clock.at(40)), PONG.len());
+    assert_eq!(
+        session.on_input(&mut PONG.to_vec(), &mut out, clock.at(40)),
+        PONG.len()
+    );
     assert_eq!(clock.seconds_after(session.deadline(&clock.app)), Some(70));
     let next = clock.fire_at_deadline(&mut session, &mut out);
     assert_eq!(written_bytes(&mut out), PING);
@@ -208,7 +223,7 @@ fn ws_max_duration_says_1001_then_gives_the_close_handshake_five_seconds() {
         c.ws_ping = Duration::from_secs(1000);
     });
     let (mut session, mut out) = clock.open();
-    session.on_input(UPGRADE, &mut out, clock.at(0));
+    session.on_input(&mut UPGRADE.to_vec(), &mut out, clock.at(0));
     written_bytes(&mut out);
     assert_eq!(clock.seconds_after(session.deadline(&clock.app)), Some(100));
     let next = clock.fire_at_deadline(&mut session, &mut out);
@@ -233,7 +248,7 @@ fn sse_max_duration_ends_the_stream_once() {
     let mut clock = Clock::with(|c| c.sse_max_duration = Some(Duration::from_secs(40)));
     let (mut session, mut out) = clock.open();
     session.on_input(
-        b"GET /ch/s/sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        &mut b"GET /ch/s/sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_vec(),
         &mut out,
         clock.at(0),
     );

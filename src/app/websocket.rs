@@ -23,6 +23,7 @@
 //!   connections together): one that does not fit closes the connection
 //!   with `1009`.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use super::delivery::{Delivery, Transport};
@@ -38,6 +39,7 @@ use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::stats::{Count, Stats};
 use crate::store::StoreError;
+use crate::ws::connection::Received;
 use crate::ws::frame::{write_frame, write_header, OpCode};
 use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
 
@@ -90,8 +92,6 @@ pub struct WebSocket {
     /// When a channel subscriber is sent away, and why: whichever of
     /// `--ws-max-duration` and its token's expiry comes first.
     ends_at: Option<(Instant, Ending)>,
-    /// Reused for every read: most reads yield one event.
-    events: Vec<WsEvent>,
     /// The unfinished message's share of `--max-buffered`.
     held: Held,
 }
@@ -152,7 +152,6 @@ impl WebSocket {
             awaiting_pong: false,
             next_check: app.now + app.config().ws_ping,
             ends_at,
-            events: Vec::new(),
             held: Held::new(&app.shared.buffered),
         })
     }
@@ -160,7 +159,7 @@ impl WebSocket {
     /// Frames from the client; returns the bytes used and whether to close.
     pub fn on_input(
         &mut self,
-        input: &[u8],
+        input: &mut [u8],
         out: &mut OutputQueue,
         app: &mut App,
     ) -> (usize, Close) {
@@ -174,7 +173,6 @@ impl WebSocket {
             buffers::give_back(unused);
         }
         let mut used = 0;
-        let mut events = std::mem::take(&mut self.events);
         let max_pending = match self.role {
             Role::Echo => app.config().max_pending.min(ECHO_MAX_PENDING),
             _ => app.config().max_pending,
@@ -184,12 +182,13 @@ impl WebSocket {
             if full && matches!(self.role, Role::Echo) {
                 break; // backpressure: the rest waits until the output drains
             }
-            let n = out.with_owned(|buf| {
-                self.conn.hold_pongs(full, buf);
-                self.conn.receive(&input[used..], buf, &mut events)
+            let (conn, rest) = (&mut self.conn, &mut input[used..]);
+            let Received { used: n, event } = out.with_owned(|buf| {
+                conn.hold_pongs(full, buf);
+                conn.receive(rest, buf)
             });
             used += n;
-            for event in events.drain(..) {
+            if let Some(event) = event {
                 self.on_event(event, out, app);
             }
             if !self.held.set(self.conn.message_in_progress()) {
@@ -208,14 +207,13 @@ impl WebSocket {
                 break;
             }
         }
-        self.events = events;
         if let Some(idle) = self.conn.release_buffers() {
             buffers::give_back(idle);
         }
         (used, self.close_state())
     }
 
-    fn on_event(&mut self, event: WsEvent, out: &mut OutputQueue, app: &mut App) {
+    fn on_event(&mut self, event: WsEvent<'_>, out: &mut OutputQueue, app: &mut App) {
         if let WsEvent::Message(message) = &event {
             if let Some(compressed) = message.compressed_len {
                 let stats = app.stats();
@@ -232,26 +230,27 @@ impl WebSocket {
                 if self.conn.state() != WsState::Open {
                     return;
                 }
-                if self.conn.deflate().is_some() {
-                    // Compressed with this connection's own context.
-                    let sent = out.with_owned(|buf| {
-                        self.conn.write_message(message.opcode, &message.data, buf)
-                    });
-                    count_deflated(app, message.data.len(), sent);
-                    if let Some(unused) = self.conn.recycle(message.data) {
-                        buffers::give_back(unused);
+                let opcode = message.opcode;
+                match message.data {
+                    data if self.conn.deflate().is_some() => {
+                        // Compressed with this connection's own context.
+                        let sent =
+                            out.with_owned(|buf| self.conn.write_message(opcode, &data, buf));
+                        count_deflated(app, data.len(), sent);
+                        self.recycle(data);
                     }
-                } else if message.data.len() >= ZERO_COPY_FROM {
-                    // A large payload moves into the output queue as it is; a
-                    // small one is copied next to its header and its buffer reused.
-                    out.with_owned(|buf| {
-                        write_header(buf, true, message.opcode, message.data.len())
-                    });
-                    out.push_owned(message.data);
-                } else {
-                    out.with_owned(|buf| write_frame(buf, message.opcode, &message.data));
-                    if let Some(unused) = self.conn.recycle(message.data) {
-                        buffers::give_back(unused);
+                    Cow::Owned(data) if data.len() >= ZERO_COPY_FROM => {
+                        // A large assembled payload moves into the output
+                        // queue as it is.
+                        out.with_owned(|buf| write_header(buf, true, opcode, data.len()));
+                        out.push_owned(data);
+                    }
+                    data => {
+                        // Anything else is copied next to its header: from
+                        // the input it lies in, or from an assembled buffer
+                        // that is then reused.
+                        out.with_owned(|buf| write_frame(buf, opcode, &data));
+                        self.recycle(data);
                     }
                 }
             }
@@ -276,8 +275,8 @@ impl WebSocket {
                     self.next_check = app.now + CLOSE_TIMEOUT;
                     return;
                 }
-                let text =
-                    String::from_utf8(message.data).expect("validated as UTF-8 by the decoder");
+                let text = String::from_utf8(message.data.into_owned())
+                    .expect("validated as UTF-8 by the decoder");
                 if text.len() > app.config().max_message {
                     out.with_owned(|buf| {
                         self.conn
@@ -305,6 +304,15 @@ impl WebSocket {
     /// The store's answer to a message this socket published: nothing to
     /// say when it was committed; when it could not be, the client is told
     /// with a Close (§7.4.1: 1011, an unexpected condition) and resumes by id.
+    /// An assembled message's buffer goes back for the next message.
+    fn recycle(&mut self, data: Cow<'_, [u8]>) {
+        if let Cow::Owned(data) = data {
+            if let Some(unused) = self.conn.recycle(data) {
+                buffers::give_back(unused);
+            }
+        }
+    }
+
     pub fn on_published(
         &mut self,
         outcome: &Result<u64, StoreError>,

@@ -162,7 +162,7 @@ impl<S: Service> Connection<S> {
                 Ok(n) => {
                     Stats::add(&service.stats().bytes_in, n as u64);
                     if self.closing.is_none() {
-                        self.offer(&scratch[..n], service, now);
+                        self.offer(&mut scratch[..n], service, now);
                     }
                     if n < scratch.len() && !self.hang_up_announced {
                         self.read_state = ReadState::Drained;
@@ -183,7 +183,7 @@ impl<S: Service> Connection<S> {
     }
 
     /// Offers freshly read bytes, zero-copy when nothing is buffered.
-    fn offer(&mut self, fresh: &[u8], service: &mut S, now: Instant) {
+    fn offer(&mut self, fresh: &mut [u8], service: &mut S, now: Instant) {
         if self.input.is_empty() {
             let used = service.input(&mut self.session, fresh, &mut self.output, now);
             self.input.extend_from_slice(&fresh[used..]);
@@ -198,7 +198,7 @@ impl<S: Service> Connection<S> {
         if self.input.is_empty() {
             return;
         }
-        let used = service.input(&mut self.session, &self.input, &mut self.output, now);
+        let used = service.input(&mut self.session, &mut self.input, &mut self.output, now);
         self.input.drain(..used);
         if self.input.is_empty() {
             // Give the memory back: idle connections should cost little.

@@ -15,12 +15,13 @@
 //!    [`Service::refuse`]d at once: the service writes its short answer,
 //!    asks to close after the flush, and sees nothing else of it.
 //! 2. [`Service::input`] with bytes read from the socket (or buffered from
-//!    an earlier read). It returns how many it used; the loop keeps the rest
-//!    (at most [`Limits::max_input`]) and offers them again after the next
-//!    event on this connection, and — by construction, since no event may
-//!    ever announce them — after every flush that empties the output: a
-//!    session that stopped decoding because its output was full (past
-//!    `--max-pending`) resumes when the output drains.
+//!    an earlier read). It returns how many it used, and may have changed
+//!    those (a WebSocket payload is unmasked where it lies); the loop keeps
+//!    the rest, unchanged (at most [`Limits::max_input`]), and offers them
+//!    again after the next event on this connection, and — by construction,
+//!    since no event may ever announce them — after every flush that empties
+//!    the output: a session that stopped decoding because its output was
+//!    full (past `--max-pending`) resumes when the output drains.
 //! 3. [`Service::drained`] after a flush emptied the output queue (before
 //!    buffered input is offered again): a session that holds back output to
 //!    keep its queue within budget — a long replay — writes its next piece.
@@ -139,7 +140,7 @@ pub trait Service {
     fn input(
         &mut self,
         session: &mut Self::Session,
-        input: &[u8],
+        input: &mut [u8],
         out: &mut OutputQueue,
         now: Instant,
     ) -> usize;

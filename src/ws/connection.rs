@@ -4,11 +4,15 @@
 //!
 //! Bytes from the peer go into [`WsConnection::receive`], which returns how
 //! many it used, appends any frames the protocol itself must send (pong,
-//! close) to `out`, and reports complete messages and the close as
-//! [`WsEvent`]s. Frames are read in two steps, without buffering a whole
-//! frame: the header (waiting until all of it is here), then the payload,
-//! taken piece by piece as it arrives — into the message assembler for data
-//! frames, into a small buffer for control frames (at most 125 bytes).
+//! close) to `out`, and reports the next complete message, pong or close as
+//! a [`WsEvent`]. Frames are read in two steps, without buffering a whole
+//! frame: the header (waiting until all of it is here), then the payload.
+//! A data frame that is a whole message and arrived whole — nearly every
+//! message — is unmasked where it lies in the input, and its event is a
+//! view of it: like `httparse`, the decoder borrows the caller's bytes
+//! instead of copying them. Otherwise the payload is taken piece by piece as
+//! it arrives — into the message assembler for data frames, into a small
+//! buffer for control frames (at most 125 bytes).
 //!
 //! The close handshake (§7) is a state:
 //!
@@ -31,6 +35,9 @@
 //! several pings answer only the most recent one. A client that pings
 //! without reading costs one pong, not every byte it sends.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use super::deflate::{Deflater, Inflater};
 use super::frame::{close_code, write_close, write_frame, FrameHeader, OpCode, ProtocolError};
 use super::mask::extend_masked;
@@ -39,14 +46,56 @@ use super::negotiation::DeflateParams;
 
 /// What the peer did.
 #[derive(Debug, PartialEq, Eq)]
-pub enum WsEvent {
-    Message(WsMessage),
+pub enum WsEvent<'a> {
+    Message(WsMessage<'a>),
     /// A pong arrived (the idle check is satisfied).
     Pong,
     /// The connection is closed: the handshake completed or failed.
     Closed {
         code: Option<u16>,
     },
+}
+
+impl WsEvent<'_> {
+    /// The event with its message copied out of the input, if borrowed.
+    pub fn into_owned(self) -> WsEvent<'static> {
+        match self {
+            WsEvent::Message(message) => WsEvent::Message(message.into_owned()),
+            WsEvent::Pong => WsEvent::Pong,
+            WsEvent::Closed { code } => WsEvent::Closed { code },
+        }
+    }
+}
+
+/// What [`WsConnection::receive`] did with its input.
+#[derive(Debug)]
+pub struct Received<'a> {
+    /// Bytes used; the rest must be offered again, after more arrive.
+    pub used: usize,
+    /// What the used bytes completed, if anything.
+    pub event: Option<WsEvent<'a>>,
+}
+
+/// What a step completed: an event, or a message still where it lies in
+/// the step's input (`receive` turns it into a view of that input).
+enum Found {
+    InPlace {
+        opcode: OpCode,
+        payload: Range<usize>,
+    },
+    Event(WsEvent<'static>),
+}
+
+/// Bytes used by a step, and what they completed.
+type Step = (usize, Option<Found>);
+
+/// Where a frame's payload ends in the input, if all of it is there.
+#[inline]
+fn whole_payload_end(header: &FrameHeader, header_len: usize, available: usize) -> Option<usize> {
+    let end = usize::try_from(header.payload_len)
+        .ok()?
+        .checked_add(header_len)?;
+    (end <= available).then_some(end)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,20 +217,36 @@ impl WsConnection {
         }
     }
 
-    /// Reads frames from `input`; returns the bytes used. Stops after each
-    /// complete message, so that a reply the caller writes for it goes out
-    /// before the pong of a ping that came after it.
-    pub fn receive(&mut self, input: &[u8], out: &mut Vec<u8>, events: &mut Vec<WsEvent>) -> usize {
+    /// Reads frames from `input` until one completes an event or more input
+    /// is needed. Stopping at each message lets a reply the caller writes
+    /// for it go out before the pong of a ping that came after it.
+    ///
+    /// `input` is mutable because a message that arrived whole in one frame
+    /// is unmasked where it lies and handed over as a view of it; everything
+    /// `receive` reports as used may have been changed.
+    pub fn receive<'a>(&mut self, input: &'a mut [u8], out: &mut Vec<u8>) -> Received<'a> {
         let mut used = 0;
         while self.state != WsState::Closed {
-            let before = events.len();
-            match self.step(&input[used..], out, events) {
-                Ok(0) => break,
-                Ok(n) => {
+            match self.step(&mut input[used..], out) {
+                Ok((0, _)) => break,
+                Ok((n, None)) => used += n,
+                Ok((n, Some(found))) => {
+                    let event = match found {
+                        Found::InPlace { opcode, payload } => WsEvent::Message(WsMessage {
+                            opcode,
+                            data: Cow::Borrowed(&input[used + payload.start..used + payload.end]),
+                            compressed_len: None,
+                        }),
+                        Found::Event(event) => event,
+                    };
                     used += n;
-                    if matches!(events[before..].last(), Some(WsEvent::Message(_))) {
-                        break;
+                    if self.state == WsState::Closed {
+                        used = input.len();
                     }
+                    return Received {
+                        used,
+                        event: Some(event),
+                    };
                 }
                 Err(error) => {
                     // §7.1.7: Fail the WebSocket Connection — send a Close
@@ -190,30 +255,28 @@ impl WsConnection {
                         write_close(out, error.code, error.reason);
                     }
                     self.state = WsState::Closed;
-                    events.push(WsEvent::Closed {
-                        code: Some(error.code),
-                    });
+                    return Received {
+                        used: input.len(),
+                        event: Some(WsEvent::Closed {
+                            code: Some(error.code),
+                        }),
+                    };
                 }
             }
         }
         if self.state == WsState::Closed {
-            return input.len();
+            used = input.len();
         }
-        used
+        Received { used, event: None }
     }
 
     /// One step: a header, or a piece of payload. Returns the bytes used
-    /// (0: more input is needed).
-    fn step(
-        &mut self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-        events: &mut Vec<WsEvent>,
-    ) -> Result<usize, ProtocolError> {
+    /// (0: more input is needed) and what the step completed, if anything.
+    fn step(&mut self, input: &mut [u8], out: &mut Vec<u8>) -> Result<Step, ProtocolError> {
         match self.receiving {
             Receiving::Header => {
                 let Some((header, len)) = FrameHeader::parse(input)? else {
-                    return Ok(0);
+                    return Ok((0, None));
                 };
                 // §5.1: a server MUST close the connection upon receiving a
                 // frame that is not masked.
@@ -231,6 +294,17 @@ impl WsConnection {
                             reason: "RSV1 set on a control frame",
                         });
                     }
+                } else if let Some(end) = whole_payload_end(&header, len, input.len()) {
+                    // The common case: a message in one frame, all of it
+                    // here. It is reported where it lies.
+                    if self.message.whole_frame(&header, &mut input[len..end])? {
+                        let found = Found::InPlace {
+                            opcode: header.opcode,
+                            payload: len..end,
+                        };
+                        return Ok((end, Some(found)));
+                    }
+                    self.message.begin_frame(&header)?;
                 } else {
                     self.message.begin_frame(&header)?;
                 }
@@ -240,15 +314,15 @@ impl WsConnection {
                 };
                 if header.payload_len == 0 {
                     // An empty payload completes the frame at once.
-                    self.finish_frame_if_done(out, events)?;
-                    return Ok(len);
+                    return Ok((len, self.finish_frame_if_done(out)?));
                 }
                 // The payload that came with the header (usually all of
                 // it: a small frame arrives whole) is taken in the same step.
-                Ok(len + self.take_payload(header, 0, &input[len..], out, events)?)
+                let (n, found) = self.take_payload(header, 0, &input[len..], out)?;
+                Ok((len + n, found))
             }
             Receiving::Payload { header, received } => {
-                self.take_payload(header, received, input, out, events)
+                self.take_payload(header, received, input, out)
             }
         }
     }
@@ -262,10 +336,9 @@ impl WsConnection {
         received: u64,
         input: &[u8],
         out: &mut Vec<u8>,
-        events: &mut Vec<WsEvent>,
-    ) -> Result<usize, ProtocolError> {
+    ) -> Result<Step, ProtocolError> {
         if input.is_empty() {
-            return Ok(0);
+            return Ok((0, None));
         }
         let left = header.payload_len - received;
         let take = input.len().min(usize::try_from(left).unwrap_or(usize::MAX));
@@ -280,34 +353,27 @@ impl WsConnection {
             header,
             received: received + take as u64,
         };
-        self.finish_frame_if_done(out, events)?;
-        Ok(take)
+        Ok((take, self.finish_frame_if_done(out)?))
     }
 
     #[inline]
-    fn finish_frame_if_done(
-        &mut self,
-        out: &mut Vec<u8>,
-        events: &mut Vec<WsEvent>,
-    ) -> Result<(), ProtocolError> {
+    fn finish_frame_if_done(&mut self, out: &mut Vec<u8>) -> Result<Option<Found>, ProtocolError> {
         let Receiving::Payload { header, received } = self.receiving else {
-            return Ok(());
+            return Ok(None);
         };
         if received < header.payload_len {
-            return Ok(());
+            return Ok(None);
         }
         self.receiving = Receiving::Header;
         if header.opcode.is_control() {
-            return self.finish_control_frame(header.opcode, out, events);
+            return self.finish_control_frame(header.opcode, out);
         }
         // A data frame. Still reported in CloseSent: the peer may have sent
         // it before our Close reached it, and dropping it would lose a
         // message the peer believes delivered. The caller must not answer
         // it (§5.5.1: no data after a Close).
-        if let Some(message) = self.message.end_frame(header.fin)? {
-            events.push(WsEvent::Message(message));
-        }
-        Ok(())
+        let message = self.message.end_frame(header.fin)?;
+        Ok(message.map(|message| Found::Event(WsEvent::Message(message))))
     }
 
     /// A ping, pong or close has fully arrived (its payload in `control`).
@@ -316,9 +382,8 @@ impl WsConnection {
         &mut self,
         opcode: OpCode,
         out: &mut Vec<u8>,
-        events: &mut Vec<WsEvent>,
-    ) -> Result<(), ProtocolError> {
-        match opcode {
+    ) -> Result<Option<Found>, ProtocolError> {
+        let event = match opcode {
             OpCode::Ping => {
                 // §5.5.2: answer with a Pong carrying the same payload (not
                 // once we have sent a Close: nothing may follow it).
@@ -328,8 +393,9 @@ impl WsConnection {
                 } else if self.state == WsState::Open {
                     write_frame(out, OpCode::Pong, &self.control);
                 }
+                None
             }
-            OpCode::Pong => events.push(WsEvent::Pong),
+            OpCode::Pong => Some(WsEvent::Pong),
             OpCode::Close => {
                 let code = parse_close(&self.control)?;
                 if self.state == WsState::Open {
@@ -340,14 +406,14 @@ impl WsConnection {
                     }
                 }
                 self.state = WsState::Closed;
-                events.push(WsEvent::Closed { code });
+                Some(WsEvent::Closed { code })
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 unreachable!("data frames are finished by finish_frame_if_done")
             }
-        }
+        };
         self.control.clear();
-        Ok(())
+        Ok(event.map(Found::Event))
     }
 }
 

@@ -13,19 +13,44 @@ fn frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Offers `input` once, as one read would bring it: calls `receive` until
+/// it needs more input; returns the bytes used (events are copied out).
+pub(crate) fn receive_all(
+    ws: &mut WsConnection,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    events: &mut Vec<WsEvent<'static>>,
+) -> usize {
+    let mut input = input.to_vec();
+    let mut used = 0;
+    // Bounded: every event uses at least a frame header.
+    loop {
+        let Received { used: n, event } = ws.receive(&mut input[used..], out);
+        used += n;
+        match event {
+            Some(event) => events.push(event.into_owned()),
+            None => return used,
+        }
+    }
+}
+
 /// Feeds `input` in pieces of `piece` bytes; returns events and output.
-fn run(input: &[u8], piece: usize) -> (Vec<WsEvent>, Vec<u8>) {
+fn run(input: &[u8], piece: usize) -> (Vec<WsEvent<'static>>, Vec<u8>) {
     feed(WsConnection::new(1 << 20), input, piece)
 }
 
 /// Feeds `input` to `ws` in pieces of `piece` bytes, as reads would bring
 /// it; returns events and output.
-pub(crate) fn feed(mut ws: WsConnection, input: &[u8], piece: usize) -> (Vec<WsEvent>, Vec<u8>) {
+pub(crate) fn feed(
+    mut ws: WsConnection,
+    input: &[u8],
+    piece: usize,
+) -> (Vec<WsEvent<'static>>, Vec<u8>) {
     let (mut events, mut out, mut buffered) = (Vec::new(), Vec::new(), Vec::new());
     for part in input.chunks(piece.max(1)) {
         buffered.extend_from_slice(part);
         loop {
-            let used = ws.receive(&buffered, &mut out, &mut events);
+            let used = receive_all(&mut ws, &buffered, &mut out, &mut events);
             buffered.drain(..used);
             if used == 0 || buffered.is_empty() {
                 break;
@@ -35,16 +60,16 @@ pub(crate) fn feed(mut ws: WsConnection, input: &[u8], piece: usize) -> (Vec<WsE
     (events, out)
 }
 
-fn run_both(input: &[u8]) -> (Vec<WsEvent>, Vec<u8>) {
+fn run_both(input: &[u8]) -> (Vec<WsEvent<'static>>, Vec<u8>) {
     let whole = run(input, input.len());
     assert_eq!(whole, run(input, 1), "byte-by-byte differs");
     whole
 }
 
-fn text(s: &str) -> WsEvent {
+fn text(s: &str) -> WsEvent<'static> {
     WsEvent::Message(WsMessage {
         opcode: OpCode::Text,
-        data: s.as_bytes().to_vec(),
+        data: Cow::Owned(s.as_bytes().to_vec()),
         compressed_len: None,
     })
 }
@@ -73,6 +98,62 @@ fn fragments_with_a_ping_between() {
     let (events, out) = run_both(&input);
     assert_eq!(events, vec![text("hello")]);
     assert_eq!(out, [0x8A, 2, b'p', b'!'], "pong with the ping's payload");
+}
+
+#[test]
+fn a_whole_frame_is_a_view_of_the_input_unmasked_in_place() {
+    let mut input = frame(true, OpCode::Binary, b"whole");
+    let first = input.len();
+    // The next frame's header is cut off inside its masking key.
+    input.extend(&frame(true, OpCode::Text, b"next")[..4]);
+    let unused = input[first..].to_vec();
+    let mut ws = WsConnection::new(1 << 20);
+    let mut out = Vec::new();
+    let Received { used, event } = ws.receive(&mut input, &mut out);
+    assert_eq!(used, first, "stops after the message");
+    match event {
+        Some(WsEvent::Message(WsMessage {
+            data: Cow::Borrowed(data),
+            ..
+        })) => assert_eq!(data, b"whole"),
+        other => panic!("expected a borrowed message, got {other:?}"),
+    }
+    assert_eq!(&input[first - 5..first], b"whole", "unmasked where it lay");
+    let Received { used, event } = ws.receive(&mut input[first..], &mut out);
+    assert_eq!((used, event), (0, None), "the cut-off header waits");
+    assert_eq!(input[first..], unused, "bytes not used are untouched");
+}
+
+#[test]
+fn a_frame_split_across_reads_is_assembled() {
+    let input = frame(true, OpCode::Text, b"split");
+    let mut ws = WsConnection::new(1 << 20);
+    let (mut out, mut events) = (Vec::new(), Vec::new());
+    assert_eq!(receive_all(&mut ws, &input[..8], &mut out, &mut events), 8);
+    assert!(events.is_empty());
+    let mut rest = input[8..].to_vec();
+    let Received { used, event } = ws.receive(&mut rest, &mut out);
+    assert_eq!(used, 3);
+    match event {
+        Some(WsEvent::Message(WsMessage {
+            data: Cow::Owned(data),
+            ..
+        })) => assert_eq!(data, b"split"),
+        other => panic!("expected an assembled message, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_whole_frame_is_held_to_the_size_limit() {
+    for (size, code) in [(10, None), (11, Some(1009))] {
+        let (events, out) = feed(
+            WsConnection::new(10),
+            &frame(true, OpCode::Binary, &vec![7; size]),
+            usize::MAX,
+        );
+        assert_eq!(sent_close_code(&out), code, "{size} bytes");
+        assert_eq!(matches!(events[..], [WsEvent::Message(_)]), code.is_none());
+    }
 }
 
 #[test]
@@ -111,7 +192,8 @@ fn invalid_utf8_fails_before_the_message_ends() {
     // The first fragment is already invalid; the message never finishes.
     let mut ws = WsConnection::new(1 << 20);
     let (mut events, mut out) = (Vec::new(), Vec::new());
-    ws.receive(
+    receive_all(
+        &mut ws,
         &frame(false, OpCode::Text, &[b'a', 0xFF]),
         &mut out,
         &mut events,
@@ -128,7 +210,7 @@ fn oversized_message_is_1009_without_reserving_memory() {
     let mut header = vec![0x82, 0xFF];
     header.extend_from_slice(&(1u64 << 40).to_be_bytes());
     header.extend_from_slice(&MASK);
-    ws.receive(&header, &mut out, &mut events);
+    receive_all(&mut ws, &header, &mut out, &mut events);
     assert_eq!(sent_close_code(&out), Some(1009));
 }
 
@@ -149,10 +231,11 @@ fn after_our_close_messages_arrive_but_nothing_is_sent() {
     out.clear();
     // Sent by the peer before it saw our Close: still delivered, not lost.
     let in_flight = frame(true, OpCode::Text, b"in flight");
-    ws.receive(&in_flight, &mut out, &mut events);
+    receive_all(&mut ws, &in_flight, &mut out, &mut events);
     assert_eq!(events, vec![text("in flight")]);
     events.clear();
-    ws.receive(
+    receive_all(
+        &mut ws,
         &frame(true, OpCode::Ping, b"no pong"),
         &mut out,
         &mut events,
@@ -161,7 +244,8 @@ fn after_our_close_messages_arrive_but_nothing_is_sent() {
         events.is_empty() && out.is_empty(),
         "no pong after our Close"
     );
-    ws.receive(
+    receive_all(
+        &mut ws,
         &frame(true, OpCode::Close, &[0x03, 0xE9]),
         &mut out,
         &mut events,
@@ -214,14 +298,14 @@ proptest! {
             buffered.extend_from_slice(&input[at..end]);
             at = end;
             loop {
-                let used = ws.receive(&buffered, &mut out, &mut events);
+                let used = receive_all(&mut ws, &buffered, &mut out, &mut events);
                 buffered.drain(..used);
                 if used == 0 || buffered.is_empty() {
                     break;
                 }
             }
         }
-        let expected: Vec<WsEvent> = messages.into_iter().map(|data| WsEvent::Message(WsMessage { opcode: OpCode::Binary, data, compressed_len: None })).collect();
+        let expected: Vec<WsEvent<'static>> = messages.into_iter().map(|data| WsEvent::Message(WsMessage { opcode: OpCode::Binary, data: Cow::Owned(data), compressed_len: None })).collect();
         prop_assert_eq!(events, expected);
     }
 
@@ -254,7 +338,10 @@ fn while_output_is_full_only_the_latest_ping_is_answered() {
     for i in 0..100u8 {
         pings.extend(frame(true, OpCode::Ping, &[i]));
     }
-    assert_eq!(ws.receive(&pings, &mut out, &mut events), pings.len());
+    assert_eq!(
+        receive_all(&mut ws, &pings, &mut out, &mut events),
+        pings.len()
+    );
     assert!(out.is_empty(), "nothing written while full");
     ws.hold_pongs(false, &mut out);
     assert_eq!(out, [0x8a, 1, 99], "one pong, for the last ping");

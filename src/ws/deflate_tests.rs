@@ -29,7 +29,12 @@ fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
 
 /// Everything a connection with `deflate` reports for `input` fed in
 /// pieces of `piece` bytes.
-fn receive(input: &[u8], piece: usize, deflate: DeflateParams, max: usize) -> Vec<WsEvent> {
+fn receive(
+    input: &[u8],
+    piece: usize,
+    deflate: DeflateParams,
+    max: usize,
+) -> Vec<WsEvent<'static>> {
     let ws = WsConnection::with_deflate(max, Some(deflate));
     crate::ws::connection::tests::feed(ws, input, piece).0
 }
@@ -38,7 +43,7 @@ fn texts(events: &[WsEvent]) -> Vec<String> {
     events
         .iter()
         .map(|e| match e {
-            WsEvent::Message(m) => String::from_utf8(m.data.clone()).unwrap(),
+            WsEvent::Message(m) => String::from_utf8(m.data.to_vec()).unwrap(),
             other => format!("{other:?}"),
         })
         .collect()
@@ -275,7 +280,12 @@ fn broken_compressed_messages_close_the_connection() {
     // Without deflate agreed, RSV1 is a protocol error (RFC 6455 §5.2).
     let mut ws = WsConnection::new(1 << 20);
     let (mut out, mut events) = (Vec::new(), Vec::new());
-    ws.receive(&client_frame(0xc1, &[0x00]), &mut out, &mut events);
+    crate::ws::connection::tests::receive_all(
+        &mut ws,
+        &client_frame(0xc1, &[0x00]),
+        &mut out,
+        &mut events,
+    );
     assert_eq!(events, [WsEvent::Closed { code: Some(1002) }]);
 }
 

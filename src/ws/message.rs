@@ -2,17 +2,25 @@
 //!
 //! A message is a Text or Binary frame followed by zero or more
 //! Continuation frames, the last with FIN set. Control frames may come in
-//! between (the connection handles those); a new data frame may not. Payload
-//! is taken as it arrives: appended to the message buffer, unmasked in place,
-//! and — for text — checked as UTF-8 right away. Nothing is reserved from
-//! what a header *announces*: a 14-byte header claiming 16 MiB costs 14
-//! bytes until the 16 MiB actually arrive.
+//! between (the connection handles those); a new data frame may not.
+//!
+//! Most messages are one frame that arrives whole in one read. Those are
+//! not assembled at all: [`MessageAssembler::whole_frame`] unmasks the
+//! payload where it lies in the caller's input and checks it there, and the
+//! message borrows it — no copy, no buffer. Everything else (fragments, a
+//! frame split across reads, a compressed message) is assembled: payload is
+//! taken as it arrives, appended to the message buffer unmasked, and — for
+//! text — checked as UTF-8 right away. Nothing is reserved from what a
+//! header *announces*: a 14-byte header claiming 16 MiB costs 14 bytes until
+//! the 16 MiB actually arrive.
 //!
 //! With permessage-deflate agreed (RFC 7692), a message whose first frame
 //! has RSV1 set is compressed: its payload goes through the inflater as it
 //! arrives, and what comes out is appended, size-checked and — for text —
 //! UTF-8-checked exactly as an uncompressed payload would be. The limit is
 //! on the inflated size, checked while inflating (see `deflate.rs`).
+
+use std::borrow::Cow;
 
 use super::deflate::Inflater;
 use super::frame::{close_code, FrameHeader, OpCode, ProtocolError};
@@ -21,11 +29,24 @@ use super::utf8::Utf8Validator;
 
 /// A complete message. `data` is valid UTF-8 when `opcode` is `Text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WsMessage {
+pub struct WsMessage<'a> {
     pub opcode: OpCode,
-    pub data: Vec<u8>,
+    /// Borrowed from the input when the message came whole in one frame
+    /// (unmasked where it lay); owned when it was assembled.
+    pub data: Cow<'a, [u8]>,
     /// For a compressed message, its payload's size on the wire.
     pub compressed_len: Option<u64>,
+}
+
+impl WsMessage<'_> {
+    /// The message with its data copied out of the input, if borrowed.
+    pub fn into_owned(self) -> WsMessage<'static> {
+        WsMessage {
+            opcode: self.opcode,
+            data: Cow::Owned(self.data.into_owned()),
+            compressed_len: self.compressed_len,
+        }
+    }
 }
 
 /// The message being received.
@@ -57,6 +78,39 @@ impl MessageAssembler {
             inflater,
             ..Self::default()
         }
+    }
+
+    /// A data frame's header arrived with all of its `payload`, still
+    /// masked. If the frame is a whole message by itself (FIN, not a
+    /// continuation, not compressed, nothing being assembled), unmasks and
+    /// checks it where it lies: `Ok(true)`, and `payload` is the message.
+    /// `Ok(false)`: assemble it instead (`begin_frame`), `payload` untouched.
+    #[inline]
+    pub fn whole_frame(
+        &self,
+        header: &FrameHeader,
+        payload: &mut [u8],
+    ) -> Result<bool, ProtocolError> {
+        if !header.fin
+            || header.rsv1
+            || header.opcode == OpCode::Continuation
+            || self.current.is_some()
+        {
+            return Ok(false);
+        }
+        if payload.len() > self.max_size {
+            return Err(error(close_code::TOO_BIG, "message too big"));
+        }
+        apply_mask(payload, header.mask.expect("checked at the header"), 0);
+        // §8.1: all of the message is here, so "fail at the first invalid
+        // byte" is the same as checking the whole of it.
+        if header.opcode == OpCode::Text && std::str::from_utf8(payload).is_err() {
+            return Err(error(
+                close_code::INVALID_PAYLOAD,
+                "invalid UTF-8 in a text message",
+            ));
+        }
+        Ok(true)
     }
 
     /// A data frame's header arrived: check it continues what it must.
@@ -189,7 +243,7 @@ impl MessageAssembler {
 
     /// The current frame is complete; with FIN, so is the message.
     #[inline]
-    pub fn end_frame(&mut self, fin: bool) -> Result<Option<WsMessage>, ProtocolError> {
+    pub fn end_frame(&mut self, fin: bool) -> Result<Option<WsMessage<'static>>, ProtocolError> {
         if !fin {
             return Ok(None);
         }
@@ -207,7 +261,7 @@ impl MessageAssembler {
         }
         Ok(Some(WsMessage {
             opcode,
-            data: std::mem::take(&mut self.buffer),
+            data: Cow::Owned(std::mem::take(&mut self.buffer)),
             compressed_len: current.compressed,
         }))
     }
