@@ -2,8 +2,7 @@
 //! offered to `WsConnection::receive` the way reads bring them, with the
 //! loop's side of the contract checked on every call.
 
-use rtweb::ws::connection::Received;
-use rtweb::ws::{WsConnection, WsEvent};
+use rtweb::ws::{Received, WsConnection, WsEvent};
 
 /// Offers `buffered` to `ws` until it needs more input, handing each event
 /// to `on_event`, and drains what was used. Checks that `receive` never

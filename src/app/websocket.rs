@@ -39,11 +39,12 @@ use crate::output::OutputQueue;
 use crate::server::Close;
 use crate::stats::{Count, Stats};
 use crate::store::StoreError;
-use crate::ws::connection::Received;
 use crate::ws::frame::{write_frame, write_header, OpCode};
-use crate::ws::{close_code, handshake, WsConnection, WsEvent, WsState};
+use crate::ws::{close_code, handshake, Received, WsConnection, WsEvent, WsState};
 
-/// Echoed payloads this large are queued without copying.
+/// Assembled echoed payloads this large are queued without copying (a
+/// message that arrived whole in one frame is a view of the read buffer,
+/// and is copied next to its reply's header like any other).
 const ZERO_COPY_FROM: usize = 16 * 1024;
 
 /// An echo stops reading while this much of its replies is unsent: a few
@@ -167,8 +168,9 @@ impl WebSocket {
             self.awaiting_pong = false;
             self.next_check = app.now + app.config().ws_ping;
         }
-        // Messages are assembled in a buffer from the loop's pool, and the
-        // buffer goes back when the read is done.
+        // A message that must be assembled (fragments, a frame split across
+        // reads) is assembled in a buffer from the loop's pool, which goes
+        // back when the read is done.
         if let Some(unused) = self.conn.recycle(buffers::take()) {
             buffers::give_back(unused);
         }
@@ -301,9 +303,6 @@ impl WebSocket {
         }
     }
 
-    /// The store's answer to a message this socket published: nothing to
-    /// say when it was committed; when it could not be, the client is told
-    /// with a Close (§7.4.1: 1011, an unexpected condition) and resumes by id.
     /// An assembled message's buffer goes back for the next message.
     fn recycle(&mut self, data: Cow<'_, [u8]>) {
         if let Cow::Owned(data) = data {
@@ -313,6 +312,9 @@ impl WebSocket {
         }
     }
 
+    /// The store's answer to a message this socket published: nothing to
+    /// say when it was committed; when it could not be, the client is told
+    /// with a Close (§7.4.1: 1011, an unexpected condition) and resumes by id.
     pub fn on_published(
         &mut self,
         outcome: &Result<u64, StoreError>,

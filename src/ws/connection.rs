@@ -70,7 +70,8 @@ impl WsEvent<'_> {
 /// What [`WsConnection::receive`] did with its input.
 #[derive(Debug)]
 pub struct Received<'a> {
-    /// Bytes used; the rest must be offered again, after more arrive.
+    /// Bytes used. With an event, offer the rest again at once; without
+    /// one, the rest waits for more input. Once closed, all is used.
     pub used: usize,
     /// What the used bytes completed, if anything.
     pub event: Option<WsEvent<'a>>,
@@ -328,7 +329,8 @@ impl WsConnection {
     }
 
     /// Takes what `input` holds of the current frame's payload, `received`
-    /// bytes of which came before; returns the bytes used.
+    /// bytes of which came before; returns the bytes used and what they
+    /// completed.
     #[inline]
     fn take_payload(
         &mut self,
@@ -366,7 +368,9 @@ impl WsConnection {
         }
         self.receiving = Receiving::Header;
         if header.opcode.is_control() {
-            return self.finish_control_frame(header.opcode, out);
+            return Ok(self
+                .finish_control_frame(header.opcode, out)?
+                .map(Found::Event));
         }
         // A data frame. Still reported in CloseSent: the peer may have sent
         // it before our Close reached it, and dropping it would lose a
@@ -382,7 +386,7 @@ impl WsConnection {
         &mut self,
         opcode: OpCode,
         out: &mut Vec<u8>,
-    ) -> Result<Option<Found>, ProtocolError> {
+    ) -> Result<Option<WsEvent<'static>>, ProtocolError> {
         let event = match opcode {
             OpCode::Ping => {
                 // §5.5.2: answer with a Pong carrying the same payload (not
@@ -413,7 +417,7 @@ impl WsConnection {
             }
         };
         self.control.clear();
-        Ok(event.map(Found::Event))
+        Ok(event)
     }
 }
 

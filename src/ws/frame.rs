@@ -111,6 +111,7 @@ const fn protocol(reason: &'static str) -> ProtocolError {
 impl FrameHeader {
     /// Parses a header from the start of `input`: `Ok(None)` until all of
     /// it has arrived, else the header and its length in bytes.
+    #[inline]
     pub fn parse(input: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         let [first, second, ..] = *input else {
             return Ok(None);

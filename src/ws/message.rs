@@ -4,9 +4,10 @@
 //! Continuation frames, the last with FIN set. Control frames may come in
 //! between (the connection handles those); a new data frame may not.
 //!
-//! Most messages are one frame that arrives whole in one read. Those are
-//! not assembled at all: [`MessageAssembler::whole_frame`] unmasks the
-//! payload where it lies in the caller's input and checks it there, and the
+//! Most messages are one frame that is all there in the bytes the
+//! connection is offered (one read, or what the loop kept of earlier ones).
+//! Those are not assembled at all: [`MessageAssembler::whole_frame`] unmasks
+//! the payload where it lies in that input and checks it there, and the
 //! message borrows it — no copy, no buffer. Everything else (fragments, a
 //! frame split across reads, a compressed message) is assembled: payload is
 //! taken as it arrives, appended to the message buffer unmasked, and — for
@@ -85,6 +86,8 @@ impl MessageAssembler {
     /// continuation, not compressed, nothing being assembled), unmasks and
     /// checks it where it lies: `Ok(true)`, and `payload` is the message.
     /// `Ok(false)`: assemble it instead (`begin_frame`), `payload` untouched.
+    /// `Err`: the payload may have been unmasked already; the caller fails
+    /// the connection and must count all of it as used.
     #[inline]
     pub fn whole_frame(
         &self,
@@ -103,12 +106,16 @@ impl MessageAssembler {
         }
         apply_mask(payload, header.mask.expect("checked at the header"), 0);
         // §8.1: all of the message is here, so "fail at the first invalid
-        // byte" is the same as checking the whole of it.
-        if header.opcode == OpCode::Text && std::str::from_utf8(payload).is_err() {
-            return Err(error(
-                close_code::INVALID_PAYLOAD,
-                "invalid UTF-8 in a text message",
-            ));
+        // byte" is the same as checking the whole of it. The reasons are the
+        // assembler's, so both paths send the same Close.
+        if header.opcode == OpCode::Text {
+            if let Err(e) = std::str::from_utf8(payload) {
+                let reason = match e.error_len() {
+                    Some(_) => "invalid UTF-8 in a text message",
+                    None => "text message ends inside a character",
+                };
+                return Err(error(close_code::INVALID_PAYLOAD, reason));
+            }
         }
         Ok(true)
     }

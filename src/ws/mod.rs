@@ -23,6 +23,6 @@ pub mod message;
 pub mod negotiation;
 pub mod utf8;
 
-pub use connection::{WsConnection, WsEvent, WsState};
+pub use connection::{Received, WsConnection, WsEvent, WsState};
 pub use frame::{close_code, OpCode};
 pub use negotiation::{DeflateParams, DeflatePolicy};
