@@ -43,6 +43,9 @@ syscalls="${SYSCALLS:-strace}"
 server_core="${SERVER_CORE:-0}"
 load_core="${LOAD_CORE:-1}"
 mkdir -p "$out"
+# nginx prefixes (config, pid, logs) are kept for a look after a run, until
+# the next one starts.
+rm -rf "$out"/nginx.*
 : > "$results"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 wants() { [[ " $only " == *" $1 "* ]]; }
