@@ -265,3 +265,38 @@ fn sse_max_duration_ends_the_stream_once() {
     assert_eq!(written(&mut out), "0\r\n\r\n");
     assert_eq!(session.close(), Close::AfterFlush);
 }
+
+#[test]
+fn echo_answers_small_and_large_frames_whole_or_split() {
+    use crate::ws::frame::{write_client_frame, write_frame, OpCode};
+    let mut clock = Clock::new();
+    let (mut session, mut out) = clock.open();
+    let upgrade = b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    session.on_input(&mut upgrade.to_vec(), &mut out, clock.at(0));
+    assert!(written_bytes(&mut out).starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    // Below and above the size that is queued as a chunk of its own.
+    for len in [5, 20_000] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut frame = Vec::new();
+        write_client_frame(&mut frame, true, OpCode::Binary, &payload, [1, 2, 3, 4]);
+        let mut reply = Vec::new();
+        write_frame(&mut reply, OpCode::Binary, &payload);
+        // Whole in one input: answered from where it lies.
+        let mut whole = frame.clone();
+        assert_eq!(
+            session.on_input(&mut whole, &mut out, clock.at(1)),
+            frame.len()
+        );
+        assert_eq!(written_bytes(&mut out), reply, "{len} bytes, whole");
+        // In two inputs, the cut inside the payload: assembled.
+        let (first, second) = frame.split_at(frame.len() - len / 2);
+        for piece in [first, second] {
+            assert_eq!(
+                session.on_input(&mut piece.to_vec(), &mut out, clock.at(1)),
+                piece.len()
+            );
+        }
+        assert_eq!(written_bytes(&mut out), reply, "{len} bytes, split");
+    }
+}

@@ -42,9 +42,9 @@ use crate::store::StoreError;
 use crate::ws::frame::{write_frame, write_header, OpCode};
 use crate::ws::{close_code, handshake, Received, WsConnection, WsEvent, WsState};
 
-/// Assembled echoed payloads this large are queued without copying (a
-/// message that arrived whole in one frame is a view of the read buffer,
-/// and is copied next to its reply's header like any other).
+/// Echoed payloads this large are queued as chunks of their own: without
+/// copying when assembled, copied once into a pooled buffer when they lie
+/// in the input.
 const ZERO_COPY_FROM: usize = 16 * 1024;
 
 /// An echo stops reading while this much of its replies is unsent: a few
@@ -241,11 +241,21 @@ impl WebSocket {
                         count_deflated(app, data.len(), sent);
                         self.recycle(data);
                     }
-                    Cow::Owned(data) if data.len() >= ZERO_COPY_FROM => {
-                        // A large assembled payload moves into the output
-                        // queue as it is.
+                    data if data.len() >= ZERO_COPY_FROM => {
+                        // A large payload is queued as a chunk of its own:
+                        // an assembled one as it is, one that lies in the
+                        // input copied once into a buffer from the pool —
+                        // not appended to the output's tail, which would
+                        // grow (and move) to hold it.
                         out.with_owned(|buf| write_header(buf, true, opcode, data.len()));
-                        out.push_owned(data);
+                        out.push_owned(match data {
+                            Cow::Owned(assembled) => assembled,
+                            Cow::Borrowed(in_place) => {
+                                let mut copy = buffers::take();
+                                copy.extend_from_slice(in_place);
+                                copy
+                            }
+                        });
                     }
                     data => {
                         // Anything else is copied next to its header: from
