@@ -49,48 +49,37 @@ def fmt(vs, digits=0):
         return f.format(m)
     return f"{f.format(m)} [{f.format(min(vs))}–{f.format(max(vs))}]"
 
-def round_ratios(scenario, target, base, metric, **match):
-    """target/base per round, in round order; None for a round where either
-    run was client-bound (its number is the client's, not the server's)."""
+def round_pairs(scenario, target, base, **match):
+    """The runs of `target` and `base` in each round that ran both, in round
+    order."""
     by_round = defaultdict(dict)
     for r in rows:
         if r.get("scenario") == scenario and all(r.get(k) == str(v) for k, v in match.items()):
             by_round[r["round"]][r["target"]] = r
-    out = []
     for _, runs in sorted(by_round.items(), key=lambda kv: int(kv[0])):
         a, b = runs.get(target), runs.get(base)
-        if not a or not b:
-            continue
-        if client_bound(a) or client_bound(b) or not float(b[metric]):
-            out.append(None)
-        else:
-            out.append(float(a[metric]) / float(b[metric]))
-    return out
+        if a and b:
+            yield a, b
+
+def round_ratios(scenario, target, base, metric, **match):
+    """target/base per round, in round order; None for a round where either
+    run was client-bound (its number is the client's, not the server's)."""
+    return [None if client_bound(a) or client_bound(b) or not float(b[metric])
+            else float(a[metric]) / float(b[metric])
+            for a, b in round_pairs(scenario, target, base, **match)]
 
 def round_bounds(scenario, target, base, metric, **match):
     """Per round, for a rate: "≤" and target/base when only `base` was
     client-bound (its capacity is at least what it did, so the ratio is at
     most this), "≥" when only `target` was, None when both or neither."""
-    by_round = defaultdict(dict)
-    for r in rows:
-        if r.get("scenario") == scenario and all(r.get(k) == str(v) for k, v in match.items()):
-            by_round[r["round"]][r["target"]] = r
-    out = []
-    for _, runs in sorted(by_round.items(), key=lambda kv: int(kv[0])):
-        a, b = runs.get(target), runs.get(base)
-        if not a or not b:
-            continue
-        if client_bound(a) == client_bound(b) or not float(b[metric]):
-            out.append(None)
-        else:
-            out.append(("≥" if client_bound(a) else "≤", float(a[metric]) / float(b[metric])))
-    return out
+    return [None if client_bound(a) == client_bound(b) or not float(b[metric])
+            else ("≥" if client_bound(a) else "≤", float(a[metric]) / float(b[metric]))
+            for a, b in round_pairs(scenario, target, base, **match)]
 
-def upper_bound(scenario, target, base, metric, **match):
-    """The median of the rounds' upper bounds on target/base (see
-    round_bounds); None without such rounds."""
-    return med([v for sign_v in round_bounds(scenario, target, base, metric, **match)
-                if sign_v and sign_v[0] == "≤" for v in [sign_v[1]]])
+def upper_bounds(scenario, target, base, metric, **match):
+    """The rounds' upper bounds on target/base (see round_bounds)."""
+    return [ratio for sign, ratio in filter(None, round_bounds(scenario, target, base, metric, **match))
+            if sign == "≤"]
 
 def paired(scenario, target, base, metric, **match):
     """The median over rounds of target/base measured in the same round:
@@ -401,8 +390,8 @@ def ratio_row(name, scenario, base, metric, least, **match):
     is missed, whatever the server-bound rounds say."""
     v = paired(scenario, "rtweb", base, metric, **match)
     text = ratio_text(scenario, "rtweb", base, metric, 3, **match)
-    bounds = [b for b in round_bounds(scenario, "rtweb", base, metric, **match) if b and b[0] == "≤"]
-    bound = upper_bound(scenario, "rtweb", base, metric, **match)
+    bounds = upper_bounds(scenario, "rtweb", base, metric, **match)
+    bound = med(bounds)
     if bound is None or bound >= least:
         row(name, text, bool(v and v >= least))
         return

@@ -295,18 +295,18 @@ impl WsConnection {
                             reason: "RSV1 set on a control frame",
                         });
                     }
-                } else if let Some(end) = whole_payload_end(&header, len, input.len()) {
+                } else {
                     // The common case: a message in one frame, all of it
                     // here. It is reported where it lies.
-                    if self.message.whole_frame(&header, &mut input[len..end])? {
-                        let found = Found::InPlace {
-                            opcode: header.opcode,
-                            payload: len..end,
-                        };
-                        return Ok((end, Some(found)));
+                    if let Some(end) = whole_payload_end(&header, len, input.len()) {
+                        if self.message.whole_frame(&header, &mut input[len..end])? {
+                            let found = Found::InPlace {
+                                opcode: header.opcode,
+                                payload: len..end,
+                            };
+                            return Ok((end, Some(found)));
+                        }
                     }
-                    self.message.begin_frame(&header)?;
-                } else {
                     self.message.begin_frame(&header)?;
                 }
                 self.receiving = Receiving::Payload {

@@ -72,6 +72,20 @@ const fn error(code: u16, reason: &'static str) -> ProtocolError {
     ProtocolError { code, reason }
 }
 
+/// The errors both paths — a whole frame checked in place, a message
+/// assembled — can end in, so that either sends the same Close.
+const TOO_BIG: ProtocolError = error(close_code::TOO_BIG, "message too big");
+/// §8.1: a byte that cannot be UTF-8.
+const INVALID_UTF8: ProtocolError = error(
+    close_code::INVALID_PAYLOAD,
+    "invalid UTF-8 in a text message",
+);
+/// §8.1: the message ended before its last character did.
+const CUT_CHARACTER: ProtocolError = error(
+    close_code::INVALID_PAYLOAD,
+    "text message ends inside a character",
+);
+
 impl MessageAssembler {
     pub fn new(max_size: usize, inflater: Option<Inflater>) -> Self {
         MessageAssembler {
@@ -102,19 +116,17 @@ impl MessageAssembler {
             return Ok(false);
         }
         if payload.len() > self.max_size {
-            return Err(error(close_code::TOO_BIG, "message too big"));
+            return Err(TOO_BIG);
         }
         apply_mask(payload, header.mask.expect("checked at the header"), 0);
         // §8.1: all of the message is here, so "fail at the first invalid
-        // byte" is the same as checking the whole of it. The reasons are the
-        // assembler's, so both paths send the same Close.
+        // byte" is the same as checking the whole of it.
         if header.opcode == OpCode::Text {
             if let Err(e) = std::str::from_utf8(payload) {
-                let reason = match e.error_len() {
-                    Some(_) => "invalid UTF-8 in a text message",
-                    None => "text message ends inside a character",
-                };
-                return Err(error(close_code::INVALID_PAYLOAD, reason));
+                return Err(match e.error_len() {
+                    Some(_) => INVALID_UTF8,
+                    None => CUT_CHARACTER,
+                });
             }
         }
         Ok(true)
@@ -163,7 +175,7 @@ impl MessageAssembler {
             return Ok(());
         }
         if self.buffer.len() as u64 + header.payload_len > self.max_size as u64 {
-            return Err(error(close_code::TOO_BIG, "message too big"));
+            return Err(TOO_BIG);
         }
         // Room for the payload, but never more than a bounded amount on the
         // word of a header: past that, memory grows as bytes arrive.
@@ -261,10 +273,7 @@ impl MessageAssembler {
         }
         self.current = None;
         if opcode == OpCode::Text && self.utf8.finish().is_err() {
-            return Err(error(
-                close_code::INVALID_PAYLOAD,
-                "text message ends inside a character",
-            ));
+            return Err(CUT_CHARACTER);
         }
         Ok(Some(WsMessage {
             opcode,
@@ -291,10 +300,7 @@ impl MessageAssembler {
 fn check_text(utf8: &mut Utf8Validator, is_text: bool, piece: &[u8]) -> Result<(), ProtocolError> {
     if is_text && utf8.feed(piece).is_err() {
         // §8.1: fail as soon as the invalid byte arrives.
-        return Err(error(
-            close_code::INVALID_PAYLOAD,
-            "invalid UTF-8 in a text message",
-        ));
+        return Err(INVALID_UTF8);
     }
     Ok(())
 }
