@@ -218,6 +218,30 @@ fn ping_and_echo_floods_without_reading_are_bounded() {
 }
 
 #[test]
+fn a_paused_echo_leaves_the_clients_frames_in_the_kernel() {
+    // --max-message 4 MB lets the loop buffer ~4 MB of unused input per
+    // connection. An echo whose replies are not leaving must not: it tells
+    // the loop to stop reading, and the client's frames wait in the kernel.
+    let server = ServerProcess::start(&["--memory", "--max-message", "4000000"]);
+    let (echo, _) = WsClient::connect_with(server.addr, "/echo", "");
+    let mut echo = echo.client.stream;
+    let frame = masked(0x2, &[1; 60_000]);
+    let sent = flood(&mut echo, &frame, 200 << 20);
+    let stats = common::stats(server.addr);
+    let read = stats["bytes_in"].as_u64().unwrap();
+    let written = stats["bytes_out"].as_u64().unwrap();
+    // What was read and not written is held in the server: the unsent
+    // replies (256 KiB, plus the message that crossed it), a message being
+    // assembled, and at most one read (64 KiB) of input.
+    let held = read - written;
+    assert!(
+        held < 600 * 1024,
+        "{held} bytes held after the client sent {sent} ({read} read, {written} written)"
+    );
+    well_behaved(server.addr, "paused");
+}
+
+#[test]
 fn an_echo_flood_is_all_echoed_once_the_client_reads() {
     // Backpressure must pause the echo, not end it: once the client reads,
     // the server goes on with the input it held back (no new read event

@@ -329,6 +329,10 @@ impl Service for App {
         s.wants_input()
     }
 
+    fn input_paused(&self, s: &Session, out: &OutputQueue) -> bool {
+        s.input_paused(out, self)
+    }
+
     fn deadline(&self, s: &Session) -> Option<Instant> {
         s.deadline(self)
     }

@@ -315,6 +315,17 @@ impl Session {
             Mode::LongPoll(_) | Mode::EventStream(_) | Mode::Closing => false,
         }
     }
+
+    /// True while the session holds its input back until `out` drains:
+    /// the loop stops reading. Only an echo does (its replies are its
+    /// output); the other modes that use no input still let the loop
+    /// read, to see the client's EOF.
+    pub fn input_paused(&self, out: &OutputQueue, app: &App) -> bool {
+        match &self.mode {
+            Mode::WebSocket(ws) => ws.input_paused(out, app),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@
 //!
 //! - **Echoes** answer by backpressure: while the output holds more than
 //!   [`ECHO_MAX_PENDING`] (or `--max-pending`, if lower), no more frames
-//!   are read (the loop stops buffering, TCP's window closes, the client's
-//!   sends block). A client that echoes without reading holds the server
+//!   are decoded, and no more bytes read: [`WebSocket::input_paused`]
+//!   tells the loop, so the client's frames wait in the kernel, TCP's
+//!   window closes, and the client's sends block. A client that echoes without reading holds the server
 //!   to that plus one message, and nothing is dropped.
 //! - **Pongs**: a channel subscriber's frames are publishes that need no
 //!   answer, so it is read on while its output is full — but its pongs are
@@ -175,10 +176,7 @@ impl WebSocket {
             buffers::give_back(unused);
         }
         let mut used = 0;
-        let max_pending = match self.role {
-            Role::Echo => app.config().max_pending.min(ECHO_MAX_PENDING),
-            _ => app.config().max_pending,
-        };
+        let max_pending = self.max_pending(app);
         loop {
             let full = out.pending() > max_pending;
             if full && matches!(self.role, Role::Echo) {
@@ -213,6 +211,20 @@ impl WebSocket {
             buffers::give_back(idle);
         }
         (used, self.close_state())
+    }
+
+    /// Output past which input is held back (echo) or pongs are (channel).
+    fn max_pending(&self, app: &App) -> usize {
+        match self.role {
+            Role::Echo => app.config().max_pending.min(ECHO_MAX_PENDING),
+            Role::Channel { .. } => app.config().max_pending,
+        }
+    }
+
+    /// An echo whose replies are not leaving reads no more: the client's
+    /// next frames wait in the kernel until the output drains.
+    pub fn input_paused(&self, out: &OutputQueue, app: &App) -> bool {
+        matches!(self.role, Role::Echo) && out.pending() > self.max_pending(app)
     }
 
     fn on_event(&mut self, event: WsEvent<'_>, out: &mut OutputQueue, app: &mut App) {

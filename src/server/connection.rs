@@ -80,8 +80,9 @@ pub enum ReadState {
     /// Read until `WouldBlock` or a short read: a new edge is needed
     /// before reading again.
     Drained,
-    /// Stopped with bytes possibly left (the input buffer is full): under
-    /// edge triggering no new event will come, so we must remember.
+    /// Stopped with bytes possibly left (the input buffer is full, or the
+    /// session paused its input): under edge triggering no new event will
+    /// come, so we must remember.
     Blocked,
     /// EOF or an error: nothing more will arrive.
     Ended,
@@ -145,11 +146,15 @@ impl<S: Service> Connection<S> {
         }
     }
 
-    /// Reads until a short read, `WouldBlock`, EOF, or a full input buffer,
-    /// handing each piece to the session as it arrives.
+    /// Reads until a short read, `WouldBlock`, EOF, a full input buffer or
+    /// a session that paused its input, handing each piece to the session
+    /// as it arrives.
     pub fn read(&mut self, scratch: &mut [u8], service: &mut S, now: Instant) -> ReadOutcome {
         loop {
-            if self.closing.is_none() && self.input.len() >= service.limits().max_input {
+            if self.closing.is_none()
+                && (self.input.len() >= service.limits().max_input
+                    || service.input_paused(&self.session, &self.output))
+            {
                 self.read_state = ReadState::Blocked;
                 return ReadOutcome::Ok;
             }

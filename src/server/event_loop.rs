@@ -460,7 +460,8 @@ impl<S: Service> EventLoop<S> {
         for round in 0.. {
             if conn.closing.is_none() && self.service.wants_input(&conn.session) {
                 conn.offer_buffered(&mut self.service, now);
-                // Room again after a full buffer: resume the read we stopped.
+                // Room again after a full buffer or a paused input: resume
+                // the read we stopped.
                 if conn.read_state == ReadState::Blocked
                     && conn.input.len() < self.service.limits().max_input
                 {
@@ -483,7 +484,10 @@ impl<S: Service> EventLoop<S> {
             // buffered input was read long ago).
             self.service
                 .drained(&mut conn.session, &mut conn.output, now);
-            let more_input = !conn.input.is_empty() && self.service.wants_input(&conn.session);
+            // Input waits in the buffer, or in the kernel since a read
+            // stopped (`Blocked`): either way the next round takes it.
+            let more_input = (!conn.input.is_empty() || conn.read_state == ReadState::Blocked)
+                && self.service.wants_input(&conn.session);
             if conn.output.is_empty() && !more_input {
                 break;
             }

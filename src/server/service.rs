@@ -42,7 +42,14 @@
 //! - [`Service::close`]: keep the connection open, close it after its
 //!   output is flushed, or close it now;
 //! - [`Service::wants_input`]: whether more input would be used now (the
-//!   loop stops reading and buffering when it would not);
+//!   loop offers buffered input again only when it would);
+//! - [`Service::input_paused`]: whether the session holds its input back
+//!   until its output drains (an echo whose replies are not leaving). The
+//!   loop then stops reading: what the peer sends next waits in the
+//!   kernel, where TCP's window pushes back on the sender, not in the
+//!   connection's buffer (where each byte would be copied in, and moved
+//!   again when the front is used). It reads on, with no new event, after
+//!   a flush that empties the output;
 //! - [`Service::deadline`]: when to call `timer` next. It must be in the
 //!   future, or `None`: a deadline in the past is fired once and then
 //!   ignored until the session asks for a new one (the loop never re-arms
@@ -162,6 +169,7 @@ pub trait Service {
 
     fn close(&self, session: &Self::Session) -> Close;
     fn wants_input(&self, session: &Self::Session) -> bool;
+    fn input_paused(&self, session: &Self::Session, out: &OutputQueue) -> bool;
     fn deadline(&self, session: &Self::Session) -> Option<Instant>;
 
     fn next_mail(&mut self) -> Option<Outgoing<Self::Mail>>;
