@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustix::net::RecvFlags;
 
 pub struct Conn {
     stream: TcpStream,
@@ -31,11 +32,25 @@ pub struct Conn {
     pub closed: bool,
 }
 
+/// What `poll_streaming` reports for a connection.
+pub enum Ready<'a> {
+    /// Bytes just read (valid only during the call).
+    Read(&'a [u8]),
+    /// This many bytes arrived and were discarded unread (`discard`).
+    Discarded(usize),
+    /// The socket has room for more output.
+    Writable,
+    /// EOF or an error: nothing more will arrive.
+    Closed,
+}
+
 pub struct Net {
     poll: Poll,
     events: Events,
     pub conns: Vec<Conn>,
     scratch: Vec<u8>,
+    /// Reads discard what arrives (`discard_input`).
+    discard: bool,
     ready: Vec<usize>,
     pub bytes_in: u64,
 }
@@ -47,6 +62,7 @@ impl Net {
             events: Events::with_capacity(4096),
             conns: Vec::new(),
             scratch: vec![0; 256 * 1024],
+            discard: false,
             ready: Vec::new(),
             bytes_in: 0,
         }
@@ -79,30 +95,16 @@ impl Net {
     /// Writes `bytes` now, from the caller's buffer; keeps what the socket
     /// did not take (or all of it, behind earlier output) for later.
     pub fn send(&mut self, id: usize, bytes: &[u8]) {
-        let conn = &mut self.conns[id];
-        if !conn.output.is_empty() {
+        if !self.conns[id].output.is_empty() {
+            let conn = &mut self.conns[id];
             conn.output.extend_from_slice(bytes);
             return flush(conn);
         }
-        let mut at = 0;
-        while at < bytes.len() {
-            match retry(|| conn.stream.write(&bytes[at..])) {
-                Ok(n) => at += n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
-                    ) =>
-                {
-                    break
-                }
-                Err(_) => {
-                    conn.closed = true;
-                    return;
-                }
-            }
+        let at = self.write_now(id, bytes);
+        let conn = &mut self.conns[id];
+        if !conn.closed {
+            conn.output.extend_from_slice(&bytes[at..]);
         }
-        conn.output.extend_from_slice(&bytes[at..]);
     }
 
     /// Waits up to `timeout` for readiness; returns the ids that got input.
@@ -152,6 +154,84 @@ impl Net {
         &self.ready
     }
 
+    /// Like `poll_once`, for a scenario that keeps no input and no output
+    /// of its own: each read goes to `on(id, Ready::Read(bytes))` straight
+    /// from the scratch buffer, never appended to `input`, and a socket
+    /// with room again is announced as `Ready::Writable` instead of
+    /// flushed (the scenario writes with `write_now`). At large messages
+    /// the copies into `input` and out of it were most of the load tool's
+    /// own work.
+    pub fn poll_streaming(&mut self, timeout: Duration, mut on: impl FnMut(usize, Ready<'_>)) {
+        retry(|| self.poll.poll(&mut self.events, Some(timeout)))
+            .unwrap_or_else(|e| panic!("poll: {e}"));
+        for event in self.events.iter() {
+            let id = event.token().0;
+            let conn = &mut self.conns[id];
+            if event.is_writable() {
+                on(id, Ready::Writable);
+            }
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                let to_the_end = event.is_read_closed() || event.is_error();
+                loop {
+                    let read = if self.discard {
+                        // TCP with MSG_TRUNC drops the bytes in the kernel
+                        // and says how many (tcp(7)); nothing is copied.
+                        retry(|| {
+                            rustix::net::recv(&conn.stream, &mut self.scratch[..], RecvFlags::TRUNC)
+                                .map(|(_, returned)| returned)
+                                .map_err(io::Error::from)
+                        })
+                    } else {
+                        retry(|| conn.stream.read(&mut self.scratch))
+                    };
+                    match read {
+                        Ok(0) => conn.closed = true,
+                        Ok(n) => {
+                            self.bytes_in += n as u64;
+                            on(
+                                id,
+                                if self.discard {
+                                    Ready::Discarded(n)
+                                } else {
+                                    Ready::Read(&self.scratch[..n])
+                                },
+                            );
+                            if n == self.scratch.len() || to_the_end {
+                                continue;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => conn.closed = true,
+                    }
+                    break;
+                }
+                if conn.closed {
+                    on(id, Ready::Closed);
+                }
+            }
+        }
+    }
+
+    /// From now on `poll_streaming` discards what arrives unread, and
+    /// reports only how much (`Ready::Discarded`): for a scenario that
+    /// needs the count of bytes, not the bytes, the kernel's copy out to
+    /// user space is saved — at large messages a good part of the load
+    /// tool's own cost.
+    pub fn discard_input(&mut self) {
+        self.discard = true;
+    }
+
+    /// Writes what the socket takes of `bytes` now, keeping none of the
+    /// rest: returns how much went (0 when it would block, or the
+    /// connection failed: then `closed` is set).
+    pub fn write_now(&mut self, id: usize, bytes: &[u8]) -> usize {
+        let conn = &mut self.conns[id];
+        write_some(&mut conn.stream, bytes).unwrap_or_else(|()| {
+            conn.closed = true;
+            0
+        })
+    }
+
     /// Runs `poll_once` until `done` holds or `limit` passes; false on timeout.
     pub fn run_until(
         &mut self,
@@ -172,9 +252,23 @@ impl Net {
 }
 
 fn flush(conn: &mut Conn) {
-    while conn.written < conn.output.len() {
-        match retry(|| conn.stream.write(&conn.output[conn.written..])) {
-            Ok(n) => conn.written += n,
+    match write_some(&mut conn.stream, &conn.output[conn.written..]) {
+        Ok(n) => conn.written += n,
+        Err(()) => conn.closed = true,
+    }
+    if conn.written == conn.output.len() {
+        conn.output.clear();
+        conn.written = 0;
+    }
+}
+
+/// Writes until `bytes` are all gone or the socket would block; how many
+/// went, or `Err` if the connection failed.
+fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> Result<usize, ()> {
+    let mut at = 0;
+    while at < bytes.len() {
+        match retry(|| stream.write(&bytes[at..])) {
+            Ok(n) => at += n,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -183,16 +277,10 @@ fn flush(conn: &mut Conn) {
             {
                 break
             }
-            Err(_) => {
-                conn.closed = true;
-                break;
-            }
+            Err(_) => return Err(()),
         }
     }
-    if conn.written == conn.output.len() {
-        conn.output.clear();
-        conn.written = 0;
-    }
+    Ok(at)
 }
 
 /// Makes the call `op` makes until a signal does not interrupt it (`EINTR`):

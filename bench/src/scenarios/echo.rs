@@ -5,9 +5,11 @@
 //! number of bytes awaited per message, with no handshake: what no
 //! WebSocket server can beat on this machine.
 //!
-//! The frames are built once: `burst` holds `inflight` masked frames back
-//! to back, and every reply is a prefix of it, written straight from there
-//! (one `write` per connection per wake-up). The result line carries the
+//! The client copies no message bytes: frames are built once, and what a
+//! connection owes its socket is a slice of `burst` (its masked frames
+//! back to back), written straight from there, one `write` per connection
+//! per wake-up; replies are counted as they are read, straight from the
+//! read buffer (`Replies`), never kept. The result line carries the
 //! client's and the server's CPU time over the measurement window, and
 //! `bound=client` when the client's core was saturated (see `cpu.rs`).
 
@@ -18,9 +20,13 @@ use rtweb::ws::frame::{write_client_frame, FrameHeader};
 use rtweb::ws::OpCode;
 
 use crate::cpu::Window;
-use crate::net::{head_end, Net};
+use crate::net::{head_end, Net, Ready};
 use crate::stats::{report, Samples};
 use crate::target::{ws_upgrade, Kind, Target};
+
+/// The longest frame header (RFC 6455 §5.2): 2 bytes, an 8-byte length
+/// and a 4-byte mask key.
+const MAX_HEADER: usize = 14;
 
 pub struct Params {
     pub conns: usize,
@@ -65,65 +71,71 @@ pub fn run(target: &Target, p: &Params) {
     });
     assert!(all_open, "handshakes did not complete");
 
-    let mut sent_at: Vec<VecDeque<Instant>> = vec![VecDeque::with_capacity(p.inflight); p.conns];
-    let burst: Vec<u8> = frame
-        .iter()
-        .copied()
-        .cycle()
-        .take(frame.len() * p.inflight)
+    // Every connection owes the socket its frames: `burst` holds
+    // `inflight + 1` of them back to back, so the bytes owed (at most
+    // `inflight` frames, the first possibly begun) are one slice of it.
+    let burst = frame.repeat(p.inflight + 1);
+    let echo_len = if floor { frame.len() } else { frame.len() - 4 };
+    let mut flows: Vec<Flow> = (0..p.conns)
+        .map(|_| Flow {
+            sent_at: VecDeque::with_capacity(p.inflight),
+            owed: 0,
+            replies: Replies::new(floor.then_some(echo_len)),
+        })
         .collect();
+    if floor {
+        // The floor's replies are counted by length: they need not leave
+        // the kernel. (A WebSocket server's are read: their headers are
+        // checked and give the lengths.)
+        net.discard_input();
+    }
     let start = Instant::now();
-    for (id, in_flight) in sent_at.iter_mut().enumerate() {
-        net.send(id, &burst);
-        in_flight.extend(std::iter::repeat_n(start, p.inflight));
+    for (id, flow) in flows.iter_mut().enumerate() {
+        flow.sent_at.extend(std::iter::repeat_n(start, p.inflight));
+        flow.owed = p.inflight * frame.len();
+        flow.write(&mut net, id, &burst, frame.len());
     }
     // Measure after a one-second warm-up.
     let warmup_end = start + Duration::from_secs(1);
     let end = warmup_end + Duration::from_secs(p.seconds);
     let (mut counted, mut total, mut rtt) = (0u64, 0u64, Samples::default());
     let mut window: Option<Window> = None;
-    let echo_len = if floor { frame.len() } else { frame.len() - 4 };
+    let mut to_write = Vec::new();
     loop {
-        let ready = net.poll_once(Duration::from_millis(5)).to_vec();
+        net.poll_streaming(Duration::from_millis(5), |id, ready| {
+            let flow = &mut flows[id];
+            let complete = match ready {
+                Ready::Read(bytes) => flow.replies.count(bytes),
+                Ready::Discarded(len) => flow.replies.count_unread(len),
+                Ready::Writable => return to_write.push(id),
+                Ready::Closed => panic!("the server closed connection {id}"),
+            };
+            if complete == 0 {
+                return;
+            }
+            let now = Instant::now();
+            total += complete as u64;
+            for _ in 0..complete {
+                let sent = flow.sent_at.pop_front().expect("a message was in flight");
+                if now >= warmup_end {
+                    counted += 1;
+                    rtt.push(now.duration_since(sent).as_micros() as u64);
+                }
+                flow.sent_at.push_back(now);
+            }
+            flow.owed += complete * frame.len();
+            to_write.push(id);
+        });
+        // All replies of one wake-up in one write, from the pre-built frames.
+        for id in to_write.drain(..) {
+            flows[id].write(&mut net, id, &burst, frame.len());
+        }
         let now = Instant::now();
         if now >= end {
             break;
         }
         if window.is_none() && now >= warmup_end {
             window = Some(Window::start(&target.pids));
-        }
-        for id in ready {
-            let input = &mut net.conns[id].input;
-            let mut at = 0;
-            let mut complete = 0;
-            loop {
-                let len = if floor {
-                    (input.len() - at >= echo_len).then_some(echo_len)
-                } else {
-                    match FrameHeader::parse(&input[at..]).expect("valid frame") {
-                        Some((h, n)) if input.len() - at >= n + h.payload_len as usize => {
-                            Some(n + h.payload_len as usize)
-                        }
-                        _ => None,
-                    }
-                };
-                let Some(len) = len else { break };
-                at += len;
-                complete += 1;
-            }
-            input.drain(..at);
-            total += complete as u64;
-            for _ in 0..complete {
-                let sent = sent_at[id].pop_front().expect("a message was in flight");
-                if now >= warmup_end {
-                    counted += 1;
-                    rtt.push(now.duration_since(sent).as_micros() as u64);
-                }
-                sent_at[id].push_back(now);
-            }
-            // All replies of one wake-up in one write, from the pre-built
-            // frames: at most `inflight` were in flight, so `burst` holds them.
-            net.send(id, &burst[..complete * frame.len()]);
         }
     }
     let usage = window.expect("the run outlasts its warm-up").finish();
@@ -142,4 +154,170 @@ pub fn run(target: &Target, p: &Params) {
     ];
     fields.extend(usage.fields(counted));
     report(&fields);
+}
+
+/// One connection's messages: when each in flight was sent, the frame
+/// bytes not yet taken by its socket, and the replies being counted.
+struct Flow {
+    sent_at: VecDeque<Instant>,
+    owed: usize,
+    replies: Replies,
+}
+
+impl Flow {
+    /// Writes what the socket takes of the `owed` bytes, from `burst`.
+    /// They are the end of whole frames, so they start where a frame's
+    /// last `owed % frame_len` bytes do.
+    fn write(&mut self, net: &mut Net, id: usize, burst: &[u8], frame_len: usize) {
+        if self.owed == 0 {
+            return;
+        }
+        let from = (frame_len - self.owed % frame_len) % frame_len;
+        self.owed -= net.write_now(id, &burst[from..from + self.owed]);
+    }
+}
+
+/// Counts whole replies in bytes that arrive in pieces of any size,
+/// keeping at most a header cut by a read: a WebSocket frame's header
+/// gives its length; against the raw TCP floor every reply is the
+/// same `fixed` bytes, counted by length alone (its bytes are not even
+/// read: `Net::discard_input`).
+struct Replies {
+    fixed: Option<usize>,
+    /// Bytes of the current reply still to come.
+    left: u64,
+    /// A WebSocket header cut by the end of a read.
+    cut: Vec<u8>,
+}
+
+impl Replies {
+    fn new(fixed: Option<usize>) -> Replies {
+        Replies {
+            fixed,
+            left: 0,
+            cut: Vec::with_capacity(MAX_HEADER),
+        }
+    }
+
+    /// The replies `bytes` complete.
+    fn count(&mut self, mut bytes: &[u8]) -> usize {
+        if self.fixed.is_some() {
+            return self.count_unread(bytes.len());
+        }
+        let mut complete = 0;
+        loop {
+            if self.left > 0 {
+                let take = self.left.min(bytes.len() as u64);
+                self.left -= take;
+                bytes = &bytes[take as usize..];
+                if self.left > 0 {
+                    return complete;
+                }
+                complete += 1;
+            }
+            if bytes.is_empty() {
+                return complete;
+            }
+            match self.begin(bytes) {
+                Some((used, 0)) => {
+                    complete += 1;
+                    bytes = &bytes[used..];
+                }
+                Some((used, len)) => {
+                    self.left = len;
+                    bytes = &bytes[used..];
+                }
+                None => return complete, // a cut header, kept in `cut`
+            }
+        }
+    }
+
+    /// The replies `len` more bytes complete, unseen: only replies of a
+    /// fixed length can be counted so.
+    fn count_unread(&mut self, len: usize) -> usize {
+        let fixed = self.fixed.expect("unread bytes are counted by length") as u64;
+        let len = len as u64;
+        if len < self.left {
+            self.left -= len;
+            return 0;
+        }
+        // The current reply (if one was begun) ends; then whole replies,
+        // and the start of one more.
+        let after = len - self.left;
+        let complete = u64::from(self.left > 0) + after / fixed;
+        self.left = (fixed - after % fixed) % fixed;
+        complete as usize
+    }
+
+    /// The next reply's start: (bytes of `bytes` its header used, its
+    /// length after the header); `None` if the header is cut.
+    fn begin(&mut self, bytes: &[u8]) -> Option<(usize, u64)> {
+        if self.cut.is_empty() {
+            return match FrameHeader::parse(bytes).expect("valid frame") {
+                Some((header, used)) => Some((used, header.payload_len)),
+                None => {
+                    self.cut.extend_from_slice(bytes);
+                    None
+                }
+            };
+        }
+        let before = self.cut.len();
+        let more = bytes.len().min(MAX_HEADER - before);
+        self.cut.extend_from_slice(&bytes[..more]);
+        match FrameHeader::parse(&self.cut).expect("valid frame") {
+            Some((header, used)) => {
+                self.cut.clear();
+                Some((used - before, header.payload_len))
+            }
+            // Still cut (so all of `bytes` went into `cut`: a full
+            // `MAX_HEADER` always parses).
+            None => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Replies of 0, 5, 200 and 70,000 bytes, as a server sends them.
+    fn replies() -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for len in [0, 5, 200, 70_000] {
+            rtweb::ws::frame::write_frame(&mut bytes, OpCode::Binary, &vec![7; len]);
+        }
+        bytes
+    }
+
+    #[test]
+    fn counts_replies_whatever_the_reads_cut() {
+        let bytes = replies();
+        for piece in [1, 2, 3, 13, 100, 4096, bytes.len()] {
+            let mut replies = Replies::new(None);
+            let counts: Vec<usize> = bytes.chunks(piece).map(|c| replies.count(c)).collect();
+            assert_eq!(counts.iter().sum::<usize>(), 4, "pieces of {piece}");
+            assert_eq!(
+                (replies.left, replies.cut.len()),
+                (0, 0),
+                "pieces of {piece}"
+            );
+            // Each reply is counted by the read that brings its last byte.
+            let last = counts.iter().rposition(|&c| c > 0).unwrap();
+            assert_eq!(last, (bytes.len() - 1) / piece, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn counts_fixed_replies_by_length_whatever_the_reads_cut() {
+        for piece in 1..=35 {
+            let mut replies = Replies::new(Some(10));
+            let mut seen = 0;
+            for (at, len) in (0..100).step_by(piece).map(|at| (at, piece.min(100 - at))) {
+                seen += replies.count_unread(len);
+                assert_eq!(seen, (at + len) / 10, "pieces of {piece}, at {at}");
+            }
+            assert_eq!(replies.left, 0);
+        }
+        assert_eq!(Replies::new(Some(10)).count(&[0; 25]), 2);
+    }
 }
