@@ -23,10 +23,15 @@ struct Conn {
 }
 
 fn main() -> io::Result<()> {
-    let addr = std::env::args().nth(1).expect("usage: tcp-echo IP:PORT").parse().expect("IP:PORT");
+    let addr = std::env::args()
+        .nth(1)
+        .expect("usage: tcp-echo IP:PORT")
+        .parse()
+        .expect("IP:PORT");
     let mut listener = TcpListener::bind(addr)?;
     let mut poll = Poll::new()?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut conns: Vec<Option<Conn>> = Vec::new();
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 256 * 1024];
@@ -47,12 +52,21 @@ fn main() -> io::Result<()> {
                     };
                     stream.set_nodelay(true)?;
                     let token = Token(conns.len());
-                    poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
-                    conns.push(Some(Conn { stream, pending: Vec::new() }));
+                    poll.registry().register(
+                        &mut stream,
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    )?;
+                    conns.push(Some(Conn {
+                        stream,
+                        pending: Vec::new(),
+                    }));
                 }
                 continue;
             }
-            let Some(Some(conn)) = conns.get_mut(event.token().0) else { continue };
+            let Some(Some(conn)) = conns.get_mut(event.token().0) else {
+                continue;
+            };
             let mut alive = true;
             let to_the_end = event.is_read_closed() || event.is_error();
             loop {

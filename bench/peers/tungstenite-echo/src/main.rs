@@ -29,7 +29,9 @@ type Channels = Arc<Mutex<HashMap<String, broadcast::Sender<Message>>>>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let addr = std::env::args().nth(1).expect("usage: tungstenite-echo IP:PORT");
+    let addr = std::env::args()
+        .nth(1)
+        .expect("usage: tungstenite-echo IP:PORT");
     let listener = TcpListener::bind(&addr).await.expect("bind");
     let channels: Channels = Arc::default();
     while let Ok((stream, _)) = listener.accept().await {
@@ -44,8 +46,14 @@ async fn serve(stream: TcpStream, channels: Channels) {
         path = request.uri().path().to_owned();
         Ok(response)
     };
-    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, record_path).await else { return };
-    let Some(channel) = path.strip_prefix("/ch/").and_then(|rest| rest.strip_suffix("/ws")).map(str::to_owned) else {
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, record_path).await else {
+        return;
+    };
+    let Some(channel) = path
+        .strip_prefix("/ch/")
+        .and_then(|rest| rest.strip_suffix("/ws"))
+        .map(str::to_owned)
+    else {
         let _ = echo(&mut ws).await;
         return;
     };
@@ -78,7 +86,9 @@ async fn serve(stream: TcpStream, channels: Channels) {
 /// Echoes text and binary messages: feeds each one decoded, flushes once
 /// the stream has nothing more ready (`now_or_never` polls it once without
 /// waiting; `next` is cancel-safe, so nothing is lost when it is pending).
-async fn echo(ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+async fn echo(
+    ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     while let Some(message) = ws.next().await {
         let mut message = message?;
         loop {
