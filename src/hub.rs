@@ -494,63 +494,6 @@ impl Hub {
         }
         self.store.read_after(name, after, self.retain)
     }
-
-    fn touch(&mut self, name: &str) {
-        let Some(channel) = self.channels.get_mut(name) else {
-            return;
-        };
-        self.clock += 1;
-        self.recently_used.remove(&channel.used);
-        channel.used = self.clock;
-        self.recently_used.insert(self.clock, name.to_owned());
-    }
-
-    /// Keeps the windows within their budget: least recently used first.
-    /// With a shared store a window is its channel's whole log, so a
-    /// channel leaves whole — and not while someone here subscribes to it.
-    fn evict(&mut self) {
-        let mut kept = Vec::new();
-        while self.cache_bytes > self.cache_budget {
-            let Some((used, name)) = self.recently_used.pop_first() else {
-                break;
-            };
-            let subscribed = self
-                .channels
-                .get(&name)
-                .is_some_and(|c| !c.subscribers.is_empty());
-            if self.shared_log {
-                if subscribed {
-                    kept.push((used, name));
-                } else {
-                    self.forget(&name);
-                }
-                continue;
-            }
-            if let Some(channel) = self.channels.get_mut(&name) {
-                channel.used = 0;
-            }
-            self.drop_window(&name);
-            if !subscribed {
-                self.channels.remove(&name);
-            }
-        }
-        self.recently_used.extend(kept);
-    }
-
-    fn drop_window(&mut self, name: &str) {
-        if let Some(channel) = self.channels.get_mut(name) {
-            self.cache_bytes -= channel.window_bytes;
-            channel.window_bytes = 0;
-            channel.window = VecDeque::new();
-        }
-    }
-
-    fn forget(&mut self, name: &str) {
-        if let Some(channel) = self.channels.remove(name) {
-            self.cache_bytes -= channel.window_bytes;
-            self.recently_used.remove(&channel.used);
-        }
-    }
 }
 
 /// What a hub over a shared store answers for a channel no one loaded:
@@ -559,6 +502,8 @@ fn not_loaded(name: &str) -> StoreError {
     StoreError::Failed(format!("channel {name} is not loaded yet: try again"))
 }
 
+#[path = "hub_cache.rs"]
+mod cache;
 #[path = "hub_shared.rs"]
 mod shared;
 
