@@ -14,8 +14,9 @@
 //!   [`ECHO_MAX_PENDING`] (or `--max-pending`, if lower), no more frames
 //!   are decoded, and no more bytes read: [`WebSocket::input_paused`]
 //!   tells the loop, so the client's frames wait in the kernel, TCP's
-//!   window closes, and the client's sends block. A client that echoes without reading holds the server
-//!   to that plus one message, and nothing is dropped.
+//!   window closes, and the client's sends block. A client that echoes
+//!   without reading holds the server to that plus one message, and
+//!   nothing is dropped.
 //! - **Pongs**: a channel subscriber's frames are publishes that need no
 //!   answer, so it is read on while its output is full — but its pongs are
 //!   then held, only the latest kept (RFC 6455 §5.5.3). An echo client's
@@ -179,7 +180,7 @@ impl WebSocket {
         let max_pending = self.max_pending(app);
         loop {
             let full = out.pending() > max_pending;
-            if full && matches!(self.role, Role::Echo) {
+            if self.holds_input(full) {
                 break; // backpressure: the rest waits until the output drains
             }
             let (conn, rest) = (&mut self.conn, &mut input[used..]);
@@ -224,7 +225,14 @@ impl WebSocket {
     /// An echo whose replies are not leaving reads no more: the client's
     /// next frames wait in the kernel until the output drains.
     pub fn input_paused(&self, out: &OutputQueue, app: &App) -> bool {
-        matches!(self.role, Role::Echo) && out.pending() > self.max_pending(app)
+        self.holds_input(out.pending() > self.max_pending(app))
+    }
+
+    /// Whether input waits while the output is `full`: an echo's does
+    /// (its replies are its output); a channel subscriber's publishes go
+    /// on, and only its pongs are held.
+    fn holds_input(&self, full: bool) -> bool {
+        full && matches!(self.role, Role::Echo)
     }
 
     fn on_event(&mut self, event: WsEvent<'_>, out: &mut OutputQueue, app: &mut App) {
