@@ -109,48 +109,20 @@ impl Net {
 
     /// Waits up to `timeout` for readiness; returns the ids that got input.
     pub fn poll_once(&mut self, timeout: Duration) -> &[usize] {
-        self.ready.clear();
-        // Interrupted, the wait resumes for what is left of `timeout`.
-        let deadline = Instant::now() + timeout;
-        retry(|| {
-            let left = deadline.saturating_duration_since(Instant::now());
-            self.poll.poll(&mut self.events, Some(left))
-        })
-        .unwrap_or_else(|e| panic!("poll: {e}"));
-        for event in self.events.iter() {
-            let id = event.token().0;
-            let conn = &mut self.conns[id];
-            if event.is_writable() {
-                flush(conn);
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.clear();
+        self.pass(timeout, |conn, id, event| {
+            match event {
+                Ready::Writable => return flush(conn),
+                Ready::Read(bytes) => conn.input.extend_from_slice(bytes),
+                Ready::Discarded(_) | Ready::Closed => {}
             }
-            if event.is_readable() || event.is_read_closed() || event.is_error() {
-                let before = conn.input.len();
-                let to_the_end = event.is_read_closed() || event.is_error();
-                loop {
-                    match retry(|| conn.stream.read(&mut self.scratch)) {
-                        Ok(0) => {
-                            conn.closed = true;
-                            break;
-                        }
-                        Ok(n) => {
-                            conn.input.extend_from_slice(&self.scratch[..n]);
-                            if n < self.scratch.len() && !to_the_end {
-                                break;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(_) => {
-                            conn.closed = true;
-                            break;
-                        }
-                    }
-                }
-                self.bytes_in += (conn.input.len() - before) as u64;
-                if conn.input.len() > before || conn.closed {
-                    self.ready.push(id);
-                }
+            // Once per connection, however many reads it took.
+            if ready.last() != Some(&id) {
+                ready.push(id);
             }
-        }
+        });
+        self.ready = ready;
         &self.ready
     }
 
@@ -162,13 +134,26 @@ impl Net {
     /// the copies into `input` and out of it were most of the load tool's
     /// own work.
     pub fn poll_streaming(&mut self, timeout: Duration, mut on: impl FnMut(usize, Ready<'_>)) {
-        retry(|| self.poll.poll(&mut self.events, Some(timeout)))
-            .unwrap_or_else(|e| panic!("poll: {e}"));
+        self.pass(timeout, |_, id, event| on(id, event));
+    }
+
+    /// One wait for readiness, up to `timeout`, and what it announced:
+    /// every connection with room again, every read (until a short read
+    /// has drained the socket, or to the EOF when the event announced
+    /// the peer's FIN, which brings no further edge), every end.
+    fn pass(&mut self, timeout: Duration, mut on: impl FnMut(&mut Conn, usize, Ready<'_>)) {
+        // Interrupted, the wait resumes for what is left of `timeout`.
+        let deadline = Instant::now() + timeout;
+        retry(|| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.poll.poll(&mut self.events, Some(left))
+        })
+        .unwrap_or_else(|e| panic!("poll: {e}"));
         for event in self.events.iter() {
             let id = event.token().0;
             let conn = &mut self.conns[id];
             if event.is_writable() {
-                on(id, Ready::Writable);
+                on(conn, id, Ready::Writable);
             }
             if event.is_readable() || event.is_read_closed() || event.is_error() {
                 let to_the_end = event.is_read_closed() || event.is_error();
@@ -188,14 +173,12 @@ impl Net {
                         Ok(0) => conn.closed = true,
                         Ok(n) => {
                             self.bytes_in += n as u64;
-                            on(
-                                id,
-                                if self.discard {
-                                    Ready::Discarded(n)
-                                } else {
-                                    Ready::Read(&self.scratch[..n])
-                                },
-                            );
+                            let event = if self.discard {
+                                Ready::Discarded(n)
+                            } else {
+                                Ready::Read(&self.scratch[..n])
+                            };
+                            on(conn, id, event);
                             if n == self.scratch.len() || to_the_end {
                                 continue;
                             }
@@ -206,7 +189,7 @@ impl Net {
                     break;
                 }
                 if conn.closed {
-                    on(id, Ready::Closed);
+                    on(conn, id, Ready::Closed);
                 }
             }
         }
