@@ -2,18 +2,22 @@
 //! typed responses in, bytes out. Nothing here touches a socket or a clock —
 //! the event loop in `server/` feeds bytes and passes `now` where time matters.
 //!
-//! - [`request`]: the request decoder — head (parsed by `httparse`), limits,
-//!   the RFC 9112 §6.3 body-framing rules, and the body itself.
+//! - [`request`]: the request decoder — finds each head, applies the size
+//!   limits as bytes arrive, and hands out the body as the head frames it.
+//! - [`head`]: one request head — parsed by `httparse`, then the RFC 9112 §3
+//!   request-line and `Host` rules and the §6.3 body-framing rules.
 //! - [`chunked`]: the strict chunked transfer coding, decoder and encoder.
 //! - [`response`]: status codes, the response head writer.
 //! - [`date`]: the `Date` header value, formatted once a second.
 
 pub mod chunked;
 pub mod date;
+pub mod head;
 pub mod request;
 pub mod response;
 
-pub use request::{Decoded, Limits, Method, RequestDecoder, RequestEvent, RequestHead, Version};
+pub use head::{Method, RequestHead, Version};
+pub use request::{Decoded, Limits, RequestDecoder, RequestEvent};
 pub use response::{Persistence, Response, Status};
 
 /// A request the server cannot accept. The connection answers with `status`

@@ -14,12 +14,13 @@
 //! ```
 //!
 //! The decoder alternates between two states: `Head` (looking for the empty
-//! line, then parsing with `httparse` and applying every rule `httparse` leaves
-//! to its caller) and `Body` (handing out exactly the bytes the framing
-//! allows, then `End`). The caller owns the buffer: it passes the unconsumed
-//! bytes, removes the `consumed` prefix it is told about, and calls again
-//! while there is progress. The result is the same for every split of the
-//! stream — one byte at a time or ten pipelined requests at once.
+//! line, then handing the head's bytes to [`super::head`], which parses them
+//! with `httparse` and applies every rule `httparse` leaves to its caller)
+//! and `Body` (handing out exactly the bytes the framing allows, then
+//! `End`). The caller owns the buffer: it passes the unconsumed bytes,
+//! removes the `consumed` prefix it is told about, and calls again while
+//! there is progress. The result is the same for every split of the stream —
+//! one byte at a time or ten pipelined requests at once.
 //!
 //! A head that trickles in costs linear time: `searched` remembers how far the
 //! search for the empty line got, so no byte is scanned twice.
@@ -27,14 +28,19 @@
 //! Time is an argument: the decoder records when a head began (`now`), and
 //! [`RequestDecoder::head_started`] lets the event loop set a deadline.
 //!
-//! What this module does not do: routing, responses, or anything after an
+//! What this module does not do: the rules of one head (request line,
+//! fields, body length: `head.rs`), routing, responses, or anything after an
 //! upgrade — once a `101` is sent the bytes belong to the WebSocket layer.
 
 use std::time::Instant;
 
 use super::chunked::{Chunk, ChunkedDecoder};
-use super::response::Persistence;
-use super::{has_token, HttpError, Status};
+use super::head::parse_head;
+use super::{HttpError, Status};
+
+// The head's types keep their paths here (`http::request::BodyLength` is
+// named by the app and the fuzz targets); they are defined in `head.rs`.
+pub use super::head::{BodyLength, Method, RequestHead, Version};
 
 /// Limits on what one request may make the server hold.
 #[derive(Debug, Clone, Copy)]
@@ -57,91 +63,6 @@ impl Default for Limits {
             max_target: 8 * 1024,
             max_body: 64 * 1024,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Head,
-    Post,
-    /// A CORS preflight, or a client asking what a resource allows.
-    Options,
-    /// Any other method: parsed, then answered `405` by the routes.
-    Other,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    Http10,
-    Http11,
-}
-
-/// How the body of a request is delimited (RFC 9112 §6.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyLength {
-    Fixed(u64),
-    Chunked,
-}
-
-/// A parsed, validated request head. Owns its data: the input buffer moves on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestHead {
-    pub method: Method,
-    /// The request-target as sent: path and optional query.
-    pub target: String,
-    pub version: Version,
-    /// Field names lower-cased; values as sent (trimmed by httparse).
-    pub headers: Vec<(String, Vec<u8>)>,
-    pub body: BodyLength,
-    /// `Expect: 100-continue` was sent.
-    pub expects_continue: bool,
-}
-
-impl RequestHead {
-    /// The first value of the field `name` (lower case).
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
-    }
-
-    /// True when any `name` field lists `token` (comma-separated, any case).
-    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .any(|(n, v)| n == name && has_token(v, token))
-    }
-
-    /// RFC 9112 §9.3: HTTP/1.1 persists unless `Connection: close`;
-    /// HTTP/1.0 closes unless `Connection: keep-alive` — which the answer
-    /// must then confirm.
-    pub fn persistence(&self) -> Persistence {
-        match self.version {
-            Version::Http11 if self.header_has_token("connection", "close") => Persistence::Close,
-            Version::Http11 => Persistence::Persist,
-            Version::Http10 if self.header_has_token("connection", "keep-alive") => {
-                Persistence::ConfirmKeepAlive
-            }
-            Version::Http10 => Persistence::Close,
-        }
-    }
-
-    /// The path without the query.
-    pub fn path(&self) -> &str {
-        self.target
-            .split_once('?')
-            .map_or(&self.target, |(path, _)| path)
-    }
-
-    /// The value of `key` in the query string, if present.
-    pub fn query(&self, key: &str) -> Option<&str> {
-        let (_, query) = self.target.split_once('?')?;
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == key).then_some(v)
-        })
     }
 }
 
@@ -189,7 +110,7 @@ pub struct RequestDecoder {
     head_started: Option<Instant>,
 }
 
-const fn error(status: Status, reason: &'static str) -> HttpError {
+pub(super) const fn error(status: Status, reason: &'static str) -> HttpError {
     HttpError::new(status, reason)
 }
 
@@ -349,277 +270,6 @@ fn empty_line_len(input: &[u8]) -> usize {
         [b'\r', b'\n', ..] => 2,
         _ => 0,
     }
-}
-
-/// Parses a complete head and applies the rules httparse leaves to us.
-fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
-    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut request = httparse::Request::new(&mut fields);
-    // httparse already refuses, for requests: obs-fold (RFC 9112 §5.2),
-    // whitespace between a field name and its colon (§5.1), and CR, LF or
-    // NUL inside a value (RFC 9110 §5.5).
-    match request.parse(bytes) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => {
-            return Err(error(Status::BAD_REQUEST, "malformed request head"))
-        }
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(error(
-                Status::HEADER_FIELDS_TOO_LARGE,
-                "too many header fields",
-            ))
-        }
-        // httparse says "Version" for any request line it cannot read past
-        // the target, so the line is classified again here.
-        Err(httparse::Error::Version) => {
-            return match request_line_version(bytes) {
-                LineVersion::Malformed => Err(error(
-                    Status::BAD_REQUEST,
-                    "malformed request line: method SP target SP HTTP/x.y expected",
-                )),
-                LineVersion::OtherMajor => Err(error(
-                    Status::HTTP_VERSION_NOT_SUPPORTED,
-                    "only HTTP/1.0 and HTTP/1.1 are supported",
-                )),
-                // RFC 9110 §2.5: a recipient that receives a major version it
-                // implements and a higher minor version SHOULD process the
-                // message as if it were in the highest minor version it
-                // conforms to — HTTP/1.2 is read as HTTP/1.1.
-                LineVersion::LaterMinor { minor_at } => {
-                    let mut as_http11 = bytes.to_vec();
-                    as_http11[minor_at] = b'1';
-                    parse_head(&as_http11, limits)
-                }
-            };
-        }
-        Err(_) => return Err(error(Status::BAD_REQUEST, "malformed request head")),
-    }
-    let target = request.path.unwrap_or("/");
-    if target.len() > limits.max_target {
-        return Err(error(Status::URI_TOO_LONG, "request-target too long"));
-    }
-    // RFC 9112 §3.2.2: a server MUST accept the absolute form
-    // (`GET http://host/path HTTP/1.1`), and "MUST ignore the received Host
-    // header field (if any) and instead use the host information of the
-    // request-target".
-    let (authority, target) = match split_absolute_form(target) {
-        Some((authority, path)) => (Some(authority), path),
-        None => (None, target),
-    };
-    let version = if request.version == Some(0) {
-        Version::Http10
-    } else {
-        Version::Http11
-    };
-    let method = match request.method.unwrap_or("") {
-        "GET" => Method::Get,
-        "HEAD" => Method::Head,
-        "POST" => Method::Post,
-        "OPTIONS" => Method::Options,
-        _ => Method::Other,
-    };
-    let mut headers: Vec<(String, Vec<u8>)> = request
-        .headers
-        .iter()
-        .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
-        .collect();
-    if let Some(authority) = authority {
-        headers.retain(|(n, _)| n != "host");
-        headers.push(("host".to_owned(), authority.as_bytes().to_vec()));
-    }
-
-    // RFC 9112 §3.2: a server MUST respond with 400 to any HTTP/1.1 request
-    // message that lacks a Host header field and to any request message that
-    // contains more than one Host header field.
-    let hosts = headers.iter().filter(|(n, _)| n == "host").count();
-    if hosts > 1 || (version == Version::Http11 && hosts == 0) {
-        return Err(error(
-            Status::BAD_REQUEST,
-            "an HTTP/1.1 request needs exactly one Host",
-        ));
-    }
-    let body = body_length(&headers, version, limits)?;
-    let expects_continue = match headers.iter().find(|(n, _)| n == "expect") {
-        None => false,
-        Some((_, v)) if v.eq_ignore_ascii_case(b"100-continue") => true,
-        // RFC 9110 §10.1.1: a server that receives an Expect field value
-        // other than 100-continue MAY respond with 417.
-        Some(_) => {
-            return Err(error(
-                Status::EXPECTATION_FAILED,
-                "only 100-continue is understood",
-            ))
-        }
-    };
-    Ok(RequestHead {
-        method,
-        target: target.to_owned(),
-        version,
-        headers,
-        body,
-        expects_continue,
-    })
-}
-
-/// `http://authority/path?query` → (`authority`, `/path?query`); `None`
-/// for any other form. The path of an absolute URI may be empty (`/` then).
-fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
-    let scheme_len = ["http://", "https://"].into_iter().find_map(|scheme| {
-        let prefix = target.get(..scheme.len())?;
-        prefix.eq_ignore_ascii_case(scheme).then_some(scheme.len())
-    })?;
-    let rest = &target[scheme_len..];
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    if authority.is_empty() {
-        return None;
-    }
-    Some((authority, if path.is_empty() { "/" } else { path }))
-}
-
-/// What the version of a request line that httparse refused turned out to be.
-#[derive(Debug, PartialEq, Eq)]
-enum LineVersion {
-    /// Not `method SP request-target SP HTTP-version` — a missing version,
-    /// a fourth word, `http/1.1`, `HTTP/11`: malformed, so `400`.
-    Malformed,
-    /// Well-formed, but a major version other than 1 (`HTTP/2.0`): `505`.
-    OtherMajor,
-    /// `HTTP/1.y` with y > 1; `minor_at` is the offset of the minor digit.
-    LaterMinor { minor_at: usize },
-}
-
-/// Classifies the request line (RFC 9112 §3):
-///
-/// ```text
-/// request-line = method SP request-target SP HTTP-version
-/// HTTP-version = HTTP-name "/" DIGIT "." DIGIT        (§2.3)
-/// HTTP-name    = %s"HTTP"                             (case-sensitive)
-/// ```
-///
-/// §3: "Recipients of an invalid request-line SHOULD respond with either a 400
-/// (Bad Request) error or a 301 (Moved Permanently) redirect". `505` is for a
-/// line that is valid but names a major version the server does not support
-/// (RFC 9110 §15.6.6) — it says "use another version", which is no answer to
-/// a line that names none.
-fn request_line_version(head: &[u8]) -> LineVersion {
-    let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
-    let line = head[..line_end]
-        .strip_suffix(b"\r")
-        .unwrap_or(&head[..line_end]);
-    let words: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
-    let [_method, _target, version] = words.as_slice() else {
-        return LineVersion::Malformed;
-    };
-    match version {
-        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
-        {
-            match (major, minor) {
-                (b'1', b'2'..=b'9') => LineVersion::LaterMinor {
-                    minor_at: line.len() - 1,
-                },
-                // HTTP/1.0 and 1.1 are never refused for their version.
-                (b'1', _) => LineVersion::Malformed,
-                _ => LineVersion::OtherMajor,
-            }
-        }
-        _ => LineVersion::Malformed,
-    }
-}
-
-/// RFC 9112 §6.3, "Message Body Length", the request cases in the RFC's order.
-fn body_length(
-    headers: &[(String, Vec<u8>)],
-    version: Version,
-    limits: &Limits,
-) -> Result<BodyLength, HttpError> {
-    let values = |name: &'static str| {
-        headers
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v)
-    };
-    let has_te = values("transfer-encoding").next().is_some();
-    let has_cl = values("content-length").next().is_some();
-
-    // §6.3 item 3: "If a message is received with both a Transfer-Encoding
-    // and a Content-Length header field, the Transfer-Encoding overrides the
-    // Content-Length. Such a message might indicate an attempt to perform
-    // request smuggling ... and ought to be handled as an error." We refuse.
-    if has_te && has_cl {
-        return Err(error(
-            Status::BAD_REQUEST,
-            "both Transfer-Encoding and Content-Length",
-        ));
-    }
-    if has_te {
-        // §6.1: a server that receives a request with Transfer-Encoding in an
-        // HTTP/1.0 message MUST treat it as faulty framing.
-        if version == Version::Http10 {
-            return Err(error(
-                Status::BAD_REQUEST,
-                "Transfer-Encoding in an HTTP/1.0 request",
-            ));
-        }
-        let codings: Vec<&[u8]> = values("transfer-encoding")
-            .flat_map(|v| v.split(|&b| b == b','))
-            .map(|c| c.trim_ascii())
-            .filter(|c| !c.is_empty())
-            .collect();
-        let chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
-        return match codings.as_slice() {
-            [] => Err(error(Status::BAD_REQUEST, "empty Transfer-Encoding")),
-            [only] if chunked(only) => Ok(BodyLength::Chunked),
-            // §7.1: a sender MUST NOT apply chunked more than once.
-            [.., last] if chunked(last) && codings.iter().filter(|c| chunked(c)).count() > 1 => {
-                Err(error(Status::BAD_REQUEST, "chunked applied more than once"))
-            }
-            // §6.1: the message is framable (chunked is last), but a coding
-            // before it is one we do not understand: 501.
-            [.., last] if chunked(last) => Err(error(
-                Status::NOT_IMPLEMENTED,
-                "only the chunked transfer coding is supported",
-            )),
-            // §6.3 item 4: "If a Transfer-Encoding header field is present in
-            // a request and the chunked transfer coding is not the final
-            // encoding, the message body length cannot be determined
-            // reliably; the server MUST respond with the 400 (Bad Request)
-            // status code and then close the connection."
-            _ => Err(error(
-                Status::BAD_REQUEST,
-                "chunked must be the final transfer coding",
-            )),
-        };
-    }
-    // §6.3 item 5: an invalid Content-Length (not plain digits, or several
-    // that differ) is an unrecoverable error.
-    let mut length: Option<u64> = None;
-    for value in values("content-length") {
-        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-            return Err(error(
-                Status::BAD_REQUEST,
-                "Content-Length is not a decimal number",
-            ));
-        }
-        let n = std::str::from_utf8(value)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or(error(Status::BAD_REQUEST, "Content-Length overflows"))?;
-        if length.is_some_and(|previous| previous != n) {
-            return Err(error(
-                Status::BAD_REQUEST,
-                "differing Content-Length values",
-            ));
-        }
-        length = Some(n);
-    }
-    // §6.3 item 6 (a valid Content-Length) or item 7 (a request with neither: no body).
-    let length = length.unwrap_or(0);
-    if length > limits.max_body as u64 {
-        return Err(error(Status::CONTENT_TOO_LARGE, "request body too large"));
-    }
-    Ok(BodyLength::Fixed(length))
 }
 
 #[cfg(test)]

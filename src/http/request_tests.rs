@@ -1,6 +1,7 @@
 //! Table tests for the request decoder; each case runs whole and byte by byte.
 
 use super::*;
+use crate::http::Persistence;
 use std::time::Duration;
 
 /// What a stream decodes to, flattened for comparison.
