@@ -12,9 +12,16 @@ use rtweb::http::request::BodyLength;
 use rtweb::http::{Decoded, Limits, RequestDecoder, RequestEvent};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&piece, stream)) = data.split_first() else { return };
+    let Some((&piece, stream)) = data.split_first() else {
+        return;
+    };
     let piece = usize::from(piece).max(1);
-    let limits = Limits { max_head: 2048, max_headers: 16, max_target: 512, max_body: 4096 };
+    let limits = Limits {
+        max_head: 2048,
+        max_headers: 16,
+        max_target: 512,
+        max_body: 4096,
+    };
     let mut decoder = RequestDecoder::new(limits);
     let now = Instant::now();
     let mut buffered: Vec<u8> = Vec::new();
@@ -22,8 +29,14 @@ fuzz_target!(|data: &[u8]| {
     for part in stream.chunks(piece) {
         buffered.extend_from_slice(part);
         loop {
-            let Ok(Decoded { consumed, event }) = decoder.decode(&buffered, now) else { return };
-            assert!(consumed <= buffered.len(), "consumed {consumed} of {}", buffered.len());
+            let Ok(Decoded { consumed, event }) = decoder.decode(&buffered, now) else {
+                return;
+            };
+            assert!(
+                consumed <= buffered.len(),
+                "consumed {consumed} of {}",
+                buffered.len()
+            );
             let progressed = consumed > 0 || event.is_some();
             match event {
                 Some(RequestEvent::Head(head)) => {
@@ -35,8 +48,12 @@ fuzz_target!(|data: &[u8]| {
                     let (framing, received) = body.as_mut().expect("body without head");
                     *received += data.len() as u64;
                     match framing {
-                        BodyLength::Fixed(n) => assert!(*received <= *n, "body longer than Content-Length"),
-                        BodyLength::Chunked => assert!(*received <= limits.max_body as u64, "body over the limit"),
+                        BodyLength::Fixed(n) => {
+                            assert!(*received <= *n, "body longer than Content-Length")
+                        }
+                        BodyLength::Chunked => {
+                            assert!(*received <= limits.max_body as u64, "body over the limit")
+                        }
                     }
                 }
                 Some(RequestEvent::End) => {
@@ -52,6 +69,9 @@ fuzz_target!(|data: &[u8]| {
                 break;
             }
         }
-        assert!(buffered.len() <= limits.max_head + 1 + piece, "buffered past the head limit");
+        assert!(
+            buffered.len() <= limits.max_head + 1 + piece,
+            "buffered past the head limit"
+        );
     }
 });

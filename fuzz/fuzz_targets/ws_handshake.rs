@@ -12,8 +12,12 @@ use rtweb::ws::{handshake, DeflatePolicy};
 
 fuzz_target!(|data: &[u8]| {
     let mut decoder = RequestDecoder::new(Limits::default());
-    let Ok(decoded) = decoder.decode(data, Instant::now()) else { return };
-    let Some(RequestEvent::Head(head)) = decoded.event else { return };
+    let Ok(decoded) = decoder.decode(data, Instant::now()) else {
+        return;
+    };
+    let Some(RequestEvent::Head(head)) = decoded.event else {
+        return;
+    };
     if let Ok(accepted) = handshake::validate(&head, DeflatePolicy::ContextTakeover) {
         assert_eq!(accepted.accept.len(), 28);
         assert_eq!(
