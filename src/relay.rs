@@ -135,7 +135,8 @@ impl Relay {
         })
     }
 
-    /// The hook for [`crate::hub::Hub::on_first_subscriber`].
+    /// The hook for [`crate::hub::Hub::on_new_channel`]: a channel new to
+    /// this node is one the reader must start following.
     pub fn follow_hook(&self) -> Box<dyn Fn() + Send> {
         let following = Arc::clone(&self.following);
         let commands = self.sender();
@@ -193,7 +194,7 @@ impl Relay {
 }
 
 impl Relay {
-    /// Asks both threads to end (each within [`BLOCK`]).
+    /// Asks both threads to end (each within `BLOCK`, one second).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(reader) = self.following.reader.get() {
