@@ -11,10 +11,10 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
+use super::EventLoop;
 use crate::server::connection::Connection;
 use crate::server::service::{Refusal, Service};
 use crate::server::Mail;
-use super::EventLoop;
 use crate::stats::{Count, Stats};
 
 /// After `EMFILE`/`ENFILE` on accept, wait this long before trying again:

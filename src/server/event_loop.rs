@@ -44,10 +44,10 @@ use super::connection::{Closing, Connection, ReadOutcome, ReadState, LINGER};
 use super::service::{Close, Outgoing, Service};
 use super::timers::Timers;
 use super::{Mail, Mailboxes};
+use crate::stats::Count;
 
 #[path = "accept.rs"]
 mod accept;
-use crate::stats::Count;
 
 pub const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX);
