@@ -16,7 +16,7 @@ use rtweb::config::Config;
 use rtweb::http::{Limits, RequestDecoder};
 use rtweb::output::OutputQueue;
 use rtweb::ws::frame::{write_client_frame, FrameHeader};
-use rtweb::ws::mask::{apply_mask, apply_mask_bytewise};
+use rtweb::ws::mask::{apply_mask, apply_mask_bytewise, extend_masked};
 use rtweb::ws::utf8::Utf8Validator;
 use rtweb::ws::OpCode;
 
@@ -88,6 +88,28 @@ Referer: http://127.0.0.1:8080/\r\nSec-Fetch-Mode: cors\r\n\r\n";
             &format!("unmask {size} B (byte by byte)"),
             size,
             measure(|| apply_mask_bytewise(black_box(&mut data), key, 0)),
+        );
+        // How an assembled message's piece joins its buffer: one pass
+        // (extend_masked) against a copy and then a second pass.
+        let mut assembled = Vec::with_capacity(size);
+        throughput(
+            &format!("append unmasked {size} B (extend_masked)"),
+            size,
+            measure(|| {
+                assembled.clear();
+                extend_masked(&mut assembled, black_box(&source), key, 0);
+                black_box(&assembled);
+            }),
+        );
+        throughput(
+            &format!("append {size} B, then unmask it in place"),
+            size,
+            measure(|| {
+                assembled.clear();
+                assembled.extend_from_slice(black_box(&source));
+                apply_mask(&mut assembled, key, 0);
+                black_box(&assembled);
+            }),
         );
         throughput(
             &format!("memcpy {size} B (for comparison)"),

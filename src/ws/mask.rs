@@ -9,13 +9,18 @@
 //! without `unsafe` (the compiler turns the fixed-size chunks into plain
 //! 64-bit loads and stores).
 
+/// The key as a little-endian word, rotated so that its low byte pairs
+/// with the byte `offset` bytes into the payload (`key[offset % 4]`), then
+/// repeated into 64 bits: XORing eight payload bytes is one `u64` XOR.
+fn key_word(key: [u8; 4], offset: usize) -> u64 {
+    let key32 = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
+    u64::from(key32) << 32 | u64::from(key32)
+}
+
 /// XORs `data` with `key`, where `data` starts `offset` bytes into the
 /// payload (a payload may arrive in several pieces).
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
-    // The key as a little-endian word, rotated so that its low byte pairs
-    // with data[0] (key[offset % 4]), then repeated into 64 bits.
-    let key32 = u32::from_le_bytes(key).rotate_right(8 * (offset % 4) as u32);
-    let mut key64 = u64::from(key32) << 32 | u64::from(key32);
+    let mut key64 = key_word(key, offset);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let word = u64::from_le_bytes((&*chunk).try_into().expect("8 bytes")) ^ key64;
@@ -31,11 +36,29 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
 /// Appends `bytes` XORed with `key` (`bytes` starting `offset` bytes into
 /// the payload): how a received piece joins its message, unmasked, and how
 /// a client's frame is built, masked — the same operation either way.
+///
+/// One pass over the piece, not two: the new room is zeroed (a write-only
+/// fill, the cheapest pass there is) and each source word is XORed into it
+/// as it is read. Copying first and unmasking the copy in place reads and
+/// writes the destination twice. At 64 KiB: 1.9 µs against 2.3 µs hot in
+/// cache (`cargo bench --bench micro`, "append unmasked"), and in the echo
+/// server, where the buffer is cold, 27.6 against 30.5 µs of server CPU
+/// per message (median of 5 rounds, A/B). At 1 KiB the two are even.
 #[inline]
 pub fn extend_masked(out: &mut Vec<u8>, bytes: &[u8], key: [u8; 4], offset: usize) {
     let start = out.len();
-    out.extend_from_slice(bytes);
-    apply_mask(&mut out[start..], key, offset);
+    out.resize(start + bytes.len(), 0);
+    let mut key64 = key_word(key, offset);
+    let mut into = out[start..].chunks_exact_mut(8);
+    let mut from = bytes.chunks_exact(8);
+    for (into, from) in (&mut into).zip(&mut from) {
+        let word = u64::from_le_bytes(from.try_into().expect("8 bytes")) ^ key64;
+        into.copy_from_slice(&word.to_le_bytes());
+    }
+    for (into, from) in into.into_remainder().iter_mut().zip(from.remainder()) {
+        *into = from ^ key64 as u8;
+        key64 >>= 8;
+    }
 }
 
 /// The plain definition, kept for tests and benchmarks to compare against.
@@ -65,7 +88,13 @@ mod tests {
             apply_mask(b, key, offset + split);
             let mut slow = data.clone();
             apply_mask_bytewise(&mut slow, key, offset);
-            prop_assert_eq!(fast, slow);
+            prop_assert_eq!(&fast, &slow);
+            // Appended in the same two pieces, after bytes already there.
+            let mut appended = vec![7u8; 3];
+            extend_masked(&mut appended, &data[..split], key, offset);
+            extend_masked(&mut appended, &data[split..], key, offset + split);
+            prop_assert_eq!(&appended[..3], &[7u8; 3]);
+            prop_assert_eq!(&appended[3..], &slow[..]);
         }
     }
 }
