@@ -45,10 +45,9 @@ pub fn find_token(head: &RequestHead) -> Option<(Source, Cow<'_, str>)> {
         return Some((Source::Authorization, Cow::Borrowed(token)));
     }
     let cookies = head
-        .headers
-        .iter()
-        .filter(|(name, _)| name == "cookie")
-        .filter_map(|(_, value)| std::str::from_utf8(value).ok());
+        .fields
+        .values("cookie")
+        .filter_map(|value| std::str::from_utf8(value).ok());
     for header in cookies {
         if let Some(token) = cookie(header, COOKIE_NAME) {
             return Some((Source::Cookie, Cow::Borrowed(token)));
@@ -125,16 +124,13 @@ pub(crate) mod tests {
     use super::*;
     use crate::http::{request::BodyLength, Method, Version};
 
-    /// A GET head with these fields (names lower case, as the decoder makes them).
+    /// A GET head with these fields.
     pub(crate) fn head(target: &str, headers: &[(&str, &str)]) -> RequestHead {
         RequestHead {
             method: Method::Get,
             target: target.into(),
             version: Version::Http11,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-                .collect(),
+            fields: headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect(),
             body: BodyLength::Fixed(0),
             expects_continue: false,
         }

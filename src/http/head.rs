@@ -24,9 +24,16 @@
 //! What this module does not do: find the end of the head or enforce
 //! `max_head` (the decoder does both, as bytes arrive), or read the body.
 
+use std::mem::MaybeUninit;
+
+use super::fields::Fields;
 use super::request::{error, Limits};
 use super::response::Persistence;
 use super::{has_token, HttpError, Status};
+
+/// The most header fields a head may have, whatever `Limits::max_headers`
+/// says: the size of the array httparse fills, which lives on the stack.
+pub const MAX_HEADERS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -59,27 +66,22 @@ pub struct RequestHead {
     /// The request-target as sent: path and optional query.
     pub target: String,
     pub version: Version,
-    /// Field names lower-cased; values as sent (trimmed by httparse).
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// The header fields: names as sent, found in any case.
+    pub fields: Fields,
     pub body: BodyLength,
     /// `Expect: 100-continue` was sent.
     pub expects_continue: bool,
 }
 
 impl RequestHead {
-    /// The first value of the field `name` (lower case).
+    /// The first value of the field `name` (any case).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+        self.fields.get(name)
     }
 
     /// True when any `name` field lists `token` (comma-separated, any case).
     pub fn header_has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .any(|(n, v)| n == name && has_token(v, token))
+        self.fields.values(name).any(|v| has_token(v, token))
     }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless `Connection: close`;
@@ -115,12 +117,14 @@ impl RequestHead {
 
 /// Parses a complete head and applies the rules httparse leaves to us.
 pub(super) fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, HttpError> {
-    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut request = httparse::Request::new(&mut fields);
+    // Uninitialised: httparse writes the fields it finds and reads no other.
+    let mut parsed = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
     // httparse already refuses, for requests: obs-fold (RFC 9112 §5.2),
     // whitespace between a field name and its colon (§5.1), and CR, LF or
     // NUL inside a value (RFC 9110 §5.5).
-    match request.parse(bytes) {
+    let max_headers = limits.max_headers.min(MAX_HEADERS);
+    match request.parse_with_uninit_headers(bytes, &mut parsed[..max_headers]) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => {
             return Err(error(Status::BAD_REQUEST, "malformed request head"))
@@ -180,30 +184,30 @@ pub(super) fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, H
         "OPTIONS" => Method::Options,
         _ => Method::Other,
     };
-    let mut headers: Vec<(String, Vec<u8>)> = request
-        .headers
-        .iter()
-        .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
-        .collect();
+    // The absolute form's authority replaces every Host field (§3.2.2).
+    let replaced = |name: &str| authority.is_some() && name.eq_ignore_ascii_case("host");
+    let mut fields = Fields::with_capacity(request.headers.len() + 1, bytes.len());
+    for field in request.headers.iter().filter(|h| !replaced(h.name)) {
+        fields.push(field.name, field.value);
+    }
     if let Some(authority) = authority {
-        headers.retain(|(n, _)| n != "host");
-        headers.push(("host".to_owned(), authority.as_bytes().to_vec()));
+        fields.push("Host", authority.as_bytes());
     }
 
     // RFC 9112 §3.2: a server MUST respond with 400 to any HTTP/1.1 request
     // message that lacks a Host header field and to any request message that
     // contains more than one Host header field.
-    let hosts = headers.iter().filter(|(n, _)| n == "host").count();
+    let hosts = fields.count("host");
     if hosts > 1 || (version == Version::Http11 && hosts == 0) {
         return Err(error(
             Status::BAD_REQUEST,
             "an HTTP/1.1 request needs exactly one Host",
         ));
     }
-    let body = body_length(&headers, version, limits)?;
-    let expects_continue = match headers.iter().find(|(n, _)| n == "expect") {
+    let body = body_length(&fields, version, limits)?;
+    let expects_continue = match fields.get("expect") {
         None => false,
-        Some((_, v)) if v.eq_ignore_ascii_case(b"100-continue") => true,
+        Some(v) if v.eq_ignore_ascii_case(b"100-continue") => true,
         // RFC 9110 §10.1.1: a server that receives an Expect field value
         // other than 100-continue MAY respond with 417.
         Some(_) => {
@@ -217,7 +221,7 @@ pub(super) fn parse_head(bytes: &[u8], limits: &Limits) -> Result<RequestHead, H
         method,
         target: target.to_owned(),
         version,
-        headers,
+        fields,
         body,
         expects_continue,
     })
@@ -292,16 +296,11 @@ fn request_line_version(head: &[u8]) -> LineVersion {
 
 /// RFC 9112 §6.3, "Message Body Length", the request cases in the RFC's order.
 fn body_length(
-    headers: &[(String, Vec<u8>)],
+    fields: &Fields,
     version: Version,
     limits: &Limits,
 ) -> Result<BodyLength, HttpError> {
-    let values = |name: &'static str| {
-        headers
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v)
-    };
+    let values = |name: &'static str| fields.values(name);
     let has_te = values("transfer-encoding").next().is_some();
     let has_cl = values("content-length").next().is_some();
 

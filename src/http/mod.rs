@@ -6,16 +6,19 @@
 //!   limits as bytes arrive, and hands out the body as the head frames it.
 //! - [`head`]: one request head — parsed by `httparse`, then the RFC 9112 §3
 //!   request-line and `Host` rules and the §6.3 body-framing rules.
+//! - [`fields`]: the head's header fields, kept in one buffer.
 //! - [`chunked`]: the strict chunked transfer coding, decoder and encoder.
 //! - [`response`]: status codes, the response head writer.
 //! - [`date`]: the `Date` header value, formatted once a second.
 
 pub mod chunked;
 pub mod date;
+pub mod fields;
 pub mod head;
 pub mod request;
 pub mod response;
 
+pub use fields::Fields;
 pub use head::{Method, RequestHead, Version};
 pub use request::{Decoded, Limits, RequestDecoder, RequestEvent};
 pub use response::{Persistence, Response, Status};

@@ -47,7 +47,7 @@ pub use super::head::{BodyLength, Method, RequestHead, Version};
 pub struct Limits {
     /// Largest request head (request line and fields) in bytes → `431`.
     pub max_head: usize,
-    /// Most header fields → `431`.
+    /// Most header fields → `431`; at most [`MAX_HEADERS`](super::head::MAX_HEADERS).
     pub max_headers: usize,
     /// Longest request-target → `414`.
     pub max_target: usize,

@@ -301,6 +301,40 @@ fn query_values() {
 }
 
 #[test]
+fn field_names_are_matched_in_any_case() {
+    // RFC 9110 §5.1: field names are case-insensitive — for the rules
+    // (one Host, the body's length) as for every lookup after them.
+    assert_eq!(
+        status_of("GET / HTTP/1.1\r\nHOST: a\r\nhost: b\r\n\r\n"),
+        400
+    );
+    assert_eq!(
+        status_of(
+            "POST / HTTP/1.1\r\nhost: x\r\ncontent-LENGTH: 3\r\nTRANSFER-encoding: chunked\r\n\r\n"
+        ),
+        400
+    );
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let input =
+        b"POST /p HTTP/1.1\r\nhOsT: x\r\nCONTENT-length: 2\r\nX-Twice: 1\r\nx-twice: 2\r\n\r\nok";
+    let head = match decoder.decode(input, Instant::now()).unwrap().event {
+        Some(RequestEvent::Head(head)) => head,
+        other => panic!("expected a head, got {other:?}"),
+    };
+    assert_eq!(head.body, BodyLength::Fixed(2));
+    assert_eq!(head.header("Host"), Some(&b"x"[..]));
+    assert_eq!(
+        head.fields.values("X-TWICE").collect::<Vec<_>>(),
+        [&b"1"[..], b"2"]
+    );
+    // Names are kept as sent.
+    assert_eq!(
+        head.fields.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+        ["hOsT", "CONTENT-length", "X-Twice", "x-twice"]
+    );
+}
+
+#[test]
 fn absolute_form_target_is_accepted_and_its_authority_wins() {
     // RFC 9112 §3.2.2: accept the absolute form; its authority replaces Host.
     let head = |input: &str| {

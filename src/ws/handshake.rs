@@ -81,10 +81,7 @@ pub fn validate(head: &RequestHead, deflate: DeflatePolicy) -> Result<Accepted, 
             accept: accept_key(key),
             // §9.1: the header may be sent several times; one list.
             deflate: negotiation::negotiate(
-                head.headers
-                    .iter()
-                    .filter(|(name, _)| name == "sec-websocket-extensions")
-                    .map(|(_, value)| value.as_slice()),
+                head.fields.values("sec-websocket-extensions"),
                 deflate,
             ),
         }),
