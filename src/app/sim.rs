@@ -38,7 +38,7 @@ impl Clock {
 
     /// The application at `seconds` after the start.
     pub fn at(&mut self, seconds: u64) -> &mut App {
-        self.app.now = self.start + Duration::from_secs(seconds);
+        self.app.set_now(self.start + Duration::from_secs(seconds));
         &mut self.app
     }
 
@@ -62,7 +62,7 @@ impl Clock {
         out: &mut OutputQueue,
     ) -> Option<Instant> {
         let at = session.deadline(&self.app).expect("a deadline");
-        self.app.now = at;
+        self.app.set_now(at);
         session.on_timer(out, &mut self.app);
         let next = session.deadline(&self.app);
         assert!(
