@@ -23,7 +23,7 @@
 pub struct Fields {
     bytes: Vec<u8>,
     /// Per field: where its name ends and where its value ends, in `bytes`.
-    spans: Vec<(u32, u32)>,
+    spans: Vec<(usize, usize)>,
 }
 
 impl Fields {
@@ -35,13 +35,12 @@ impl Fields {
         }
     }
 
-    /// Appends a field. A head is at most `--max-head` bytes, far below
-    /// 4 GiB, so the offsets fit in `u32`.
+    /// Appends a field.
     pub fn push(&mut self, name: &str, value: &[u8]) {
         self.bytes.extend_from_slice(name.as_bytes());
-        let name_end = self.bytes.len() as u32;
+        let name_end = self.bytes.len();
         self.bytes.extend_from_slice(value);
-        self.spans.push((name_end, self.bytes.len() as u32));
+        self.spans.push((name_end, self.bytes.len()));
     }
 
     /// Every field, in order: its name as sent, and its value.
@@ -71,7 +70,6 @@ impl Fields {
     fn raw(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         let mut start = 0;
         self.spans.iter().map(move |&(name_end, value_end)| {
-            let (name_end, value_end) = (name_end as usize, value_end as usize);
             let name = &self.bytes[start..name_end];
             start = value_end;
             (name, &self.bytes[name_end..value_end])
