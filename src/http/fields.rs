@@ -53,7 +53,7 @@ impl Fields {
     }
 
     /// The values of every field called `name` (any case), in order.
-    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
         self.raw()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, value)| value)
@@ -61,9 +61,7 @@ impl Fields {
 
     /// The value of the first field called `name` (any case).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.raw()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, value)| value)
+        self.values(name).next()
     }
 
     /// Every field's name and value as bytes: what lookups compare.

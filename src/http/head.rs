@@ -300,9 +300,8 @@ fn body_length(
     version: Version,
     limits: &Limits,
 ) -> Result<BodyLength, HttpError> {
-    let values = |name: &'static str| fields.values(name);
-    let has_te = values("transfer-encoding").next().is_some();
-    let has_cl = values("content-length").next().is_some();
+    let has_te = fields.get("transfer-encoding").is_some();
+    let has_cl = fields.get("content-length").is_some();
 
     // §6.3 item 3: "If a message is received with both a Transfer-Encoding
     // and a Content-Length header field, the Transfer-Encoding overrides the
@@ -323,7 +322,8 @@ fn body_length(
                 "Transfer-Encoding in an HTTP/1.0 request",
             ));
         }
-        let codings: Vec<&[u8]> = values("transfer-encoding")
+        let codings: Vec<&[u8]> = fields
+            .values("transfer-encoding")
             .flat_map(|v| v.split(|&b| b == b','))
             .map(|c| c.trim_ascii())
             .filter(|c| !c.is_empty())
@@ -356,7 +356,7 @@ fn body_length(
     // §6.3 item 5: an invalid Content-Length (not plain digits, or several
     // that differ) is an unrecoverable error.
     let mut length: Option<u64> = None;
-    for value in values("content-length") {
+    for value in fields.values("content-length") {
         if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
             return Err(error(
                 Status::BAD_REQUEST,
