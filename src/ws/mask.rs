@@ -40,10 +40,10 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {
 /// One pass over the piece, not two: the new room is zeroed (a write-only
 /// fill, the cheapest pass there is) and each source word is XORed into it
 /// as it is read. Copying first and unmasking the copy in place reads and
-/// writes the destination twice. At 64 KiB: 1.9 µs against 2.3 µs hot in
-/// cache (`cargo bench --bench micro`, "append unmasked"), and in the echo
-/// server, where the buffer is cold, 27.6 against 30.5 µs of server CPU
-/// per message (median of 5 rounds, A/B). At 1 KiB the two are even.
+/// writes the destination twice. At 64 KiB: 1.7–1.9 µs against 2.3–2.4 µs
+/// hot in cache (`cargo bench --bench micro`, "append unmasked"); in the
+/// echo server, 22.9 against 23.5 µs of server CPU per message (A/B,
+/// medians of 6 server-bound rounds).
 #[inline]
 pub fn extend_masked(out: &mut Vec<u8>, bytes: &[u8], key: [u8; 4], offset: usize) {
     let start = out.len();
