@@ -202,7 +202,8 @@ p("peer's echo (`bench/peers/tungstenite-echo`, one flush per batch) and the raw
 p("floor (`bench/peers/tcp-echo`: same bytes, no protocol). The load tool copies no")
 p("message bytes: it writes frames built once, straight from that buffer, and counts")
 p("replies straight from its read buffer; the floor's replies, all of one length, are")
-p("counted without being copied out of the kernel (`recv` with `MSG_TRUNC`).")
+p("counted without being copied out of the kernel (`recv` with `MSG_TRUNC`), and from")
+p("16 KiB on a WebSocket reply's payload is too, once its header has been read.")
 p("")
 add = table("size", "server", "messages/s", "MB/s", "RTT p50 µs", "RTT p99 µs", *cpu_columns("msg"))
 echo_servers = ["floor", "rtweb", "uws", "rtweb-2t", "tungstenite"]

@@ -30,13 +30,31 @@ pub struct Conn {
     output: Vec<u8>,
     written: usize,
     pub closed: bool,
+    /// Bytes arriving next that the scenario need not see
+    /// (`Reading::Heads`): dropped in the kernel.
+    skip: usize,
+}
+
+/// How `poll_streaming` takes what arrives.
+#[derive(Clone, Copy)]
+enum Reading {
+    /// Every byte is read into the scratch buffer and handed over.
+    All,
+    /// No byte is read: TCP with `MSG_TRUNC` drops them in the kernel and
+    /// says how many (tcp(7)); nothing is copied.
+    Nothing,
+    /// Heads only: reads of at most `head` bytes, and what the scenario
+    /// says it need not see (its answer to each read) dropped in the
+    /// kernel as with `Nothing`.
+    Heads { head: usize },
 }
 
 /// What `poll_streaming` reports for a connection.
 pub enum Ready<'a> {
     /// Bytes just read (valid only during the call).
     Read(&'a [u8]),
-    /// This many bytes arrived and were discarded unread (`discard`).
+    /// This many bytes arrived and were dropped unread (`read_nothing`,
+    /// `read_heads`).
     Discarded(usize),
     /// The socket has room for more output.
     Writable,
@@ -49,8 +67,7 @@ pub struct Net {
     events: Events,
     pub conns: Vec<Conn>,
     scratch: Vec<u8>,
-    /// Reads discard what arrives (`discard_input`).
-    discard: bool,
+    reading: Reading,
     ready: Vec<usize>,
     pub bytes_in: u64,
 }
@@ -62,7 +79,7 @@ impl Net {
             events: Events::with_capacity(4096),
             conns: Vec::new(),
             scratch: vec![0; 256 * 1024],
-            discard: false,
+            reading: Reading::All,
             ready: Vec::new(),
             bytes_in: 0,
         }
@@ -88,6 +105,7 @@ impl Net {
             output: Vec::new(),
             written: 0,
             closed: false,
+            skip: 0,
         });
         id
     }
@@ -133,8 +151,22 @@ impl Net {
     /// flushed (the scenario writes with `write_now`). At large messages
     /// the copies into `input` and out of it were most of the load tool's
     /// own work.
-    pub fn poll_streaming(&mut self, timeout: Duration, mut on: impl FnMut(usize, Ready<'_>)) {
-        self.pass(timeout, |_, id, event| on(id, event));
+    ///
+    /// `on` answers each `Read` and `Discarded` with how many of the bytes
+    /// that arrive next it need not see; with `read_heads`, they are
+    /// dropped in the kernel. (Its answer to other events is ignored.)
+    pub fn poll_streaming(
+        &mut self,
+        timeout: Duration,
+        mut on: impl FnMut(usize, Ready<'_>) -> usize,
+    ) {
+        self.pass(timeout, |conn, id, event| {
+            let input = matches!(event, Ready::Read(_) | Ready::Discarded(_));
+            let skip = on(id, event);
+            if input {
+                conn.skip = skip;
+            }
+        });
     }
 
     /// One wait for readiness, up to `timeout`, and what it announced:
@@ -158,28 +190,36 @@ impl Net {
             if event.is_readable() || event.is_read_closed() || event.is_error() {
                 let to_the_end = event.is_read_closed() || event.is_error();
                 loop {
-                    let read = if self.discard {
-                        // TCP with MSG_TRUNC drops the bytes in the kernel
-                        // and says how many (tcp(7)); nothing is copied.
+                    // How much to ask for, and whether to drop it unread.
+                    let (drop, asked) = match self.reading {
+                        Reading::All => (false, self.scratch.len()),
+                        Reading::Nothing => (true, self.scratch.len()),
+                        Reading::Heads { .. } if conn.skip > 0 => {
+                            (true, conn.skip.min(self.scratch.len()))
+                        }
+                        Reading::Heads { head } => (false, head),
+                    };
+                    let buffer = &mut self.scratch[..asked];
+                    let read = if drop {
                         retry(|| {
-                            rustix::net::recv(&conn.stream, &mut self.scratch[..], RecvFlags::TRUNC)
+                            rustix::net::recv(&conn.stream, &mut *buffer, RecvFlags::TRUNC)
                                 .map(|(_, returned)| returned)
                                 .map_err(io::Error::from)
                         })
                     } else {
-                        retry(|| conn.stream.read(&mut self.scratch))
+                        retry(|| conn.stream.read(buffer))
                     };
                     match read {
                         Ok(0) => conn.closed = true,
                         Ok(n) => {
                             self.bytes_in += n as u64;
-                            let event = if self.discard {
+                            let event = if drop {
                                 Ready::Discarded(n)
                             } else {
                                 Ready::Read(&self.scratch[..n])
                             };
                             on(conn, id, event);
-                            if n == self.scratch.len() || to_the_end {
+                            if n == asked || to_the_end {
                                 continue;
                             }
                         }
@@ -195,13 +235,23 @@ impl Net {
         }
     }
 
-    /// From now on `poll_streaming` discards what arrives unread, and
+    /// From now on `poll_streaming` drops what arrives unread, and
     /// reports only how much (`Ready::Discarded`): for a scenario that
     /// needs the count of bytes, not the bytes, the kernel's copy out to
     /// user space is saved — at large messages a good part of the load
     /// tool's own cost.
-    pub fn discard_input(&mut self) {
-        self.discard = true;
+    pub fn read_nothing(&mut self) {
+        self.reading = Reading::Nothing;
+    }
+
+    /// From now on `poll_streaming` reads at most `head` bytes at a time,
+    /// and drops unread the bytes the scenario's answer says it need not
+    /// see: for replies whose heads say how long they are, only the heads
+    /// are copied out of the kernel. Two reads per reply instead of one
+    /// per 256 KiB: worth it only where a reply's copy costs more than a
+    /// syscall.
+    pub fn read_heads(&mut self, head: usize) {
+        self.reading = Reading::Heads { head };
     }
 
     /// Writes what the socket takes of `bytes` now, keeping none of the
