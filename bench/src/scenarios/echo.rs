@@ -32,10 +32,12 @@ const MAX_HEADER: usize = 14;
 
 /// From this size on, a reply's payload is dropped in the kernel, unread:
 /// the client then makes two reads per reply (its header, the rest
-/// dropped), but copies no payload. At 64 KiB the copy was ~40% of the
-/// load tool's time and the floor, whose replies are never read, was
-/// client-bound; at 1 KiB a copy costs less than the read it would take
-/// to skip it.
+/// dropped), but copies no payload. At 64 KiB that took the client's CPU
+/// per message from 24.8–29.8 to 18.6–26.7 µs (bench/notes.md). Below,
+/// a reply's copy is small beside the extra read: at 1 KiB replies come
+/// 250 to a 256 KiB read, and skipping each would take 250 more reads.
+/// 16 KiB lies between the sizes `compare.sh` runs; only 64 KiB was
+/// measured.
 const SKIP_PAYLOADS_FROM: usize = 16 * 1024;
 
 pub struct Params {
